@@ -1,0 +1,40 @@
+# The two set-up commands: `make run` and `make test` (see README.md).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: run test test-sqlite test-postgres test-e2e lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-app
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed-app
+	WEBAPP_ENV=dev $(BIN)/webapp migrate
+	WEBAPP_ENV=dev $(BIN)/webapp demo
+	@echo "Serving on http://127.0.0.1:8000 (dev: SMS codes appear in the log and at /dev/outbox)"
+	WEBAPP_ENV=dev $(BIN)/webapp serve --host 127.0.0.1 --port 8000
+
+test: $(VENV)/.installed-test
+	scripts/ensure-system-deps.sh
+	$(BIN)/ruff check .
+	@echo "=== unit and integration tests on SQLite ==="
+	WEBAPP_TEST_DB=sqlite $(BIN)/pytest tests -q -p no:cacheprovider
+	@echo "=== unit and integration tests on PostgreSQL (throwaway cluster) ==="
+	WEBAPP_TEST_DB=postgres $(BIN)/pytest tests -q -p no:cacheprovider
+	@echo "=== end-to-end tests (Chromium) ==="
+	$(BIN)/pytest e2e -q -p no:cacheprovider
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) var e2e/artifacts

@@ -1,0 +1,155 @@
+"""End-to-end: a real server process, Debian's Chromium driven by Playwright, a real SMTP sink.
+
+Every page the tests open records the htmx requests it makes; at the end of each test every one of them
+must have carried the CSRF header.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+
+from tests.support.pgcluster import free_port
+from tests.support.smtp_sink import SmtpSink
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "e2e" / "artifacts"
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
+WEBAPP = str(Path(sys.executable).parent / "webapp")
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+class Server:
+    def __init__(self, tmp: Path, smtp_port: int):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "WEBAPP_ENV": "production",
+            "WEBAPP_SECRET_KEY": "e2e-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            "WEBAPP_DATABASE_URL": f"sqlite:///{tmp / 'e2e.sqlite3'}",
+            "WEBAPP_SMS_CHANNEL": "smtp",
+            "WEBAPP_SMTP_PORT": str(smtp_port),
+            "WEBAPP_FACE_WORKERS": "1",
+        }
+        self.log = (tmp / "server.log").open("w")
+        self.process: subprocess.Popen | None = None
+
+    def cli(self, *args: str) -> str:
+        done = subprocess.run([WEBAPP, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    def start(self) -> Server:
+        self.cli("migrate")
+        self.cli("demo")
+        self.process = subprocess.Popen(
+            [WEBAPP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self.process:
+            self.process.terminate()
+            self.process.wait(timeout=20)
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory, smtp_sink):
+    running = Server(tmp_path_factory.mktemp("e2e"), smtp_sink.port).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert executable, "Debian's chromium is missing: make test installs it (scripts/ensure-system-deps.sh)"
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
+        yield launched
+        launched.close()
+
+
+class HtmxRecorder:
+    """Every htmx request of a page, with whether it carried the CSRF header."""
+
+    def __init__(self) -> None:
+        self.requests: list[tuple[str, str, bool]] = []
+
+    def __call__(self, request) -> None:
+        headers = request.headers
+        if headers.get("hx-request") == "true":
+            self.requests.append((request.method, request.url, bool(headers.get("x-csrftoken"))))
+
+
+@pytest.fixture(params=list(SIZES), ids=list(SIZES))
+def size(request) -> str:
+    return request.param
+
+
+def new_context(browser, size: str, javascript: bool = True, **options):
+    return browser.new_context(
+        viewport=SIZES[size],
+        device_scale_factor=1,
+        is_mobile=size == "phone",
+        has_touch=size == "phone",
+        locale="zh-CN",
+        java_script_enabled=javascript,
+        **options,
+    )
+
+
+@pytest.fixture
+def page(browser, size, server):
+    context = new_context(browser, size)
+    context.set_default_timeout(10_000)
+    recorder = HtmxRecorder()
+    context.on("request", recorder)
+    opened = context.new_page()
+    opened.base, opened.size, opened.htmx = server.url, size, recorder
+    yield opened
+    context.close()
+    missing = [r for r in recorder.requests if not r[2]]
+    assert not missing, f"htmx requests without the CSRF header: {missing}"
+
+
+def screenshot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}-{page.size}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path

@@ -1,0 +1,50 @@
+"""Screen 1 (登录): renders at phone and desktop size, with and without JavaScript."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from e2e.conftest import new_context, screenshot
+from e2e.pages import LoginPage
+
+DEMO_PHONE, DEMO_PASSWORD = "13800138001", "Shiming@2026"
+
+
+def test_login_page_shows_the_guide_words(page):
+    login = LoginPage(page).open()
+    for words in ("工商注册身份验证", "新用户注册 >", "忘记密码 >", "其他登录方式"):
+        expect(page.get_by_text(words, exact=True).first).to_be_visible()
+    expect(login.identifier).to_have_attribute("placeholder", "请输入手机号")
+    expect(login.password).to_have_attribute("placeholder", "请输入密码")
+    screenshot(page, "01-login")
+
+
+def test_wrong_password_shows_the_error_next_to_the_field_through_htmx(page):
+    login = LoginPage(page).open()
+    login.log_in(DEMO_PHONE, "Wrong-password-1")
+    expect(login.error_for("password")).to_have_text("账号或密码错误")
+    expect(login.password).to_have_attribute("aria-invalid", "true")
+    expect(login.identifier).to_have_value(DEMO_PHONE)  # nothing typed is lost
+    screenshot(page, "01-login-error")
+    assert [(method, url.removeprefix(page.base)) for method, url, _ in page.htmx.requests] == [
+        ("POST", "/login")
+    ]
+
+
+def test_demo_login_reaches_the_account_page(page):
+    LoginPage(page).open().log_in(DEMO_PHONE, DEMO_PASSWORD)
+    expect(page).to_have_url(page.base + "/account")
+    expect(page.get_by_role("heading", name="账号管理")).to_be_visible()
+    expect(page.get_by_text("138****8001")).to_be_visible()
+
+
+def test_login_works_without_javascript(browser, server, size):
+    context = new_context(browser, size, javascript=False)
+    page = context.new_page()
+    page.base, page.size = server.url, size
+    login = LoginPage(page).open()
+    login.log_in(DEMO_PHONE, "Wrong-password-2")
+    expect(login.error_for("password")).to_have_text("账号或密码错误")
+    login.log_in(DEMO_PHONE, DEMO_PASSWORD)
+    expect(page).to_have_url(server.url + "/account")
+    context.close()

@@ -1,0 +1,162 @@
+"""One suite, two databases: WEBAPP_TEST_DB=sqlite (default) or postgres.
+
+Every test that asks for ``database`` gets a fresh, migrated database of its own (a copy of a migrated
+template), so tests never see each other's rows and the append-only audit log needs no cleaning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from tests.support.pgcluster import ThrowawayPostgres
+from tests.support.smtp_sink import SmtpSink
+from webapp import db
+from webapp.clock import SHANGHAI
+from webapp.runtime import Runtime, build_runtime
+from webapp.settings import Settings
+
+ENGINE = os.environ.get("WEBAPP_TEST_DB", "sqlite")
+TEST_KEY = "test-master-key-0123456789abcdefghijklmnopqrstuvwxyz"
+_counter = itertools.count()
+
+
+def pytest_report_header(config):
+    return f"database engine under test: {ENGINE}"
+
+
+@dataclass
+class FrozenClock:
+    """A clock the test moves by hand."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 3, 2, 1, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def today(self) -> date:
+        return self.current.astimezone(SHANGHAI).date()
+
+    def advance(self, **delta) -> None:
+        self.current += timedelta(**delta)
+
+    def set_shanghai(self, *args) -> None:
+        self.current = datetime(*args, tzinfo=SHANGHAI).astimezone(UTC)
+
+
+async def _migrate(url: str) -> None:
+    from webapp.cli import run_migrations
+
+    db.bind(db.make_engine(url))
+    assert await run_migrations() == 0
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    if ENGINE != "postgres":
+        yield None
+        return
+    if os.environ.get("WEBAPP_TEST_POSTGRES_URL"):
+        yield os.environ["WEBAPP_TEST_POSTGRES_URL"]
+        return
+    cluster = ThrowawayPostgres().start()
+    yield cluster.url()
+    cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(postgres, tmp_path_factory):
+    """A migrated database that each test's database is copied from."""
+    if ENGINE == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+        asyncio.run(_migrate(f"sqlite:///{path}"))
+        return path
+    admin = postgres
+
+    async def create():
+        connection = await asyncpg.connect(admin)
+        await connection.execute("CREATE DATABASE webapp_template")
+        await connection.close()
+        await _migrate(admin.rsplit("/", 1)[0] + "/webapp_template")
+
+    asyncio.run(create())
+    return "webapp_template"
+
+
+@pytest.fixture
+async def database(template_database, postgres, tmp_path):
+    """The URL of a fresh migrated database, bound to every table."""
+    if ENGINE == "sqlite":
+        path = tmp_path / "webapp.sqlite3"
+        shutil.copy(template_database, path)
+        url = f"sqlite:///{path}"
+    else:
+        name = f"webapp_test_{os.getpid()}_{next(_counter)}"
+        connection = await asyncpg.connect(postgres)
+        await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE {template_database}')
+        await connection.close()
+        url = postgres.rsplit("/", 1)[0] + "/" + name
+    db.bind(db.make_engine(url))
+    yield url
+    if ENGINE == "postgres":
+        connection = await asyncpg.connect(postgres)
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def smtp_sink():
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock()
+
+
+@pytest.fixture
+def settings(database, smtp_sink) -> Settings:
+    return Settings(
+        env="production",
+        database_url=database,
+        secret_key=TEST_KEY,
+        sms_channel="smtp",
+        smtp_port=smtp_sink.port,
+        smtp_timeout=5.0,
+    ).validate()
+
+
+@pytest.fixture
+def rt(settings, clock) -> Runtime:
+    return build_runtime(settings, clock)
+
+
+def runtime_with(rt: Runtime, **changes) -> Runtime:
+    """The same runtime with other settings (a shorter limit, another channel)."""
+    return build_runtime(replace(rt.settings, **changes), rt.clock)
+
+
+@pytest.fixture
+async def client(rt):
+    """The app through Litestar's test client, over https so Secure cookies are kept."""
+    from webapp.app import create_app
+
+    app = create_app(runtime=rt)
+    async with AsyncTestClient(app=app, base_url="https://testserver") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent

@@ -1,0 +1,105 @@
+"""The web foundation: pages, headers, health, dev-only routes, CSRF."""
+
+from __future__ import annotations
+
+import pytest
+
+from webapp.app import create_app
+from webapp.settings import Settings
+from webapp.web import CSP
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+async def test_login_page_renders_the_title(client):
+    response = await client.get("/login")
+    assert response.status_code == 200
+    assert "<title>工商注册身份验证</title>" in response.text
+    for words in ("手机号/身份证号", "请输入密码", "登录", "新用户注册", "忘记密码", "其他登录方式"):
+        assert words in response.text
+
+
+async def test_security_headers_on_pages_and_errors(client):
+    for path in ("/login", "/no-such-page"):
+        response = await client.get(path)
+        assert response.headers["content-security-policy"] == CSP
+        assert "frame-ancestors 'none'" in CSP and "script-src 'self'" in CSP and "unsafe-inline" not in CSP
+        assert response.headers["permissions-policy"].startswith("camera=(self)")
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["strict-transport-security"].startswith("max-age=")
+    assert (await client.get("/no-such-page")).status_code == 404
+
+
+async def test_healthz_checks_the_database(client):
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_healthz_fails_when_the_database_is_unreachable(rt):
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from webapp.runtime import build_runtime
+
+    broken = replace(rt.settings, database_url="postgresql://nobody@127.0.0.1:1/none")
+    async with AsyncTestClient(app=create_app(runtime=build_runtime(broken, rt.clock))) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+async def test_dev_outbox_exists_only_in_dev(client, rt):
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from webapp.runtime import build_runtime
+
+    assert (await client.get("/dev/outbox")).status_code == 404
+    dev = replace(rt.settings, env="dev", sms_channel="console")
+    async with AsyncTestClient(app=create_app(runtime=build_runtime(dev, rt.clock))) as dev_client:
+        response = await dev_client.get("/dev/outbox")
+    assert response.status_code == 200
+    assert "开发用短信发件箱" in response.text
+
+
+async def test_post_without_csrf_token_is_refused(client):
+    response = await client.post("/login", data={"identifier": "13800138001", "password": "x"})
+    assert response.status_code == 403
+
+
+async def test_htmx_post_with_csrf_header_is_accepted(client):
+    page = await client.get("/login")
+    token = page.text.split('"x-csrftoken": "')[1].split('"')[0]
+    response = await client.post(
+        "/login",
+        data={"identifier": "13800138001", "password": "wrong-pass-1"},
+        headers={"x-csrftoken": token, "hx-request": "true"},
+    )
+    assert response.status_code == 200
+    assert "账号或密码错误" in response.text
+    assert "<html" not in response.text  # the partial only
+
+
+async def test_service_worker_and_manifest(client):
+    sw = await client.get("/sw.js")
+    assert sw.headers["content-type"].startswith("text/javascript")
+    assert "__SHELL_VERSION__" not in sw.text
+    manifest = await client.get("/manifest.webmanifest")
+    assert manifest.headers["content-type"].startswith("application/manifest+json")
+    assert manifest.json()["name"] == "工商注册身份验证"
+    assert (await client.get("/offline")).status_code == 200
+    assert (await client.get("/static/vendor/htmx/htmx.min.js")).status_code == 200
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    from webapp.settings import SettingsError, load_settings
+
+    with pytest.raises(SettingsError, match="WEBAPP_SECRET_KEY"):
+        load_settings({"WEBAPP_ENV": "production"})
+    with pytest.raises(SettingsError, match="console"):
+        load_settings({"WEBAPP_SECRET_KEY": "k" * 40, "WEBAPP_SMS_CHANNEL": "console"})
+    assert load_settings({"WEBAPP_SECRET_KEY": "k" * 40, "WEBAPP_PORT": "9000"}).port == 9000
+    assert Settings().env == "production"

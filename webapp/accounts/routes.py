@@ -1,0 +1,117 @@
+"""Account screens: thin handlers; the rules live in webapp.accounts.service."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
+from litestar.plugins.htmx import HTMXRequest
+
+from webapp.accounts import sessions
+from webapp.accounts.service import LoginOutcome, login
+from webapp.accounts.tables import Account
+from webapp.accounts.views import account_view
+from webapp.clock import SHANGHAI
+from webapp.i18n import _
+from webapp.web import origin_of, redirect, render, runtime_of, safe_next
+
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def session_cookie(request: Request, token: str | None) -> Cookie:
+    rt = runtime_of(request)
+    return Cookie(
+        key=sessions.cookie_name(rt),
+        value=token or "",
+        path="/",
+        httponly=True,
+        secure=not rt.settings.dev,
+        samesite="lax",
+        max_age=rt.settings.session_absolute_hours * 3600 if token else 0,
+    )
+
+
+async def current_session(request: Request) -> sessions.ActiveSession | None:
+    rt = runtime_of(request)
+    return await sessions.load_session(rt, request.cookies.get(sessions.cookie_name(rt)))
+
+
+@get("/login")
+async def login_page(request: HTMXRequest, next: str = "") -> Response:  # noqa: A002
+    if await current_session(request):
+        return redirect(request, safe_next(next))
+    return render(
+        request, "login.html", "partials/login_form.html", form={}, errors={}, next=safe_next(next, "")
+    )
+
+
+@post("/login")
+async def login_submit(request: HTMXRequest, data: Form) -> Response:
+    rt = runtime_of(request)
+    identifier = str(data.get("identifier", ""))[:64]
+    password = str(data.get("password", ""))[:128]
+    target = safe_next(str(data.get("next", "")))
+    errors: dict[str, str] = {}
+    if not identifier.strip():
+        errors["identifier"] = _("请输入手机号或身份证号")
+    if not password:
+        errors["password"] = _("请输入密码")
+    if not errors:
+        result = await login(rt, identifier, password, origin_of(request))
+        if result.outcome is LoginOutcome.OK:
+            token = await sessions.start_session(
+                rt,
+                result.account_id,
+                origin_of(request),
+                replacing=request.cookies.get(sessions.cookie_name(rt)),
+            )
+            return redirect(request, target, cookies=[session_cookie(request, token)])
+        if result.outcome is LoginOutcome.UNACTIVATED:
+            return redirect(request, "/activate")
+        errors.update(_login_error(result))
+    status = 429 if "throttled" in errors else 200
+    errors.pop("throttled", None)
+    return render(
+        request,
+        "login.html",
+        "partials/login_form.html",
+        status_code=status,
+        form={"identifier": identifier},
+        errors=errors,
+        next=target if target != "/account" else "",
+    )
+
+
+def _login_error(result) -> dict[str, str]:
+    if result.outcome is LoginOutcome.LOCKED:
+        until = result.until.astimezone(SHANGHAI).strftime("%H:%M")
+        return {"password": _("密码错误次数过多，账号已锁定，请于{time}后再试", time=until)}
+    if result.outcome is LoginOutcome.DISABLED:
+        return {"identifier": _("账号已被停用，请联系客服")}
+    if result.outcome is LoginOutcome.THROTTLED:
+        return {"password": _("操作过于频繁，请稍后再试"), "throttled": "1"}
+    return {"password": _("账号或密码错误")}
+
+
+@get("/account")
+async def account_page(request: HTMXRequest) -> Response:
+    active = await current_session(request)
+    if active is None:
+        return redirect(request, "/login?next=/account")
+    row = await Account.select().where(Account.id == active.account_id).first()
+    return render(request, "account.html", account=account_view(runtime_of(request), row))
+
+
+@post("/logout")
+async def logout(request: HTMXRequest) -> Response:
+    rt = runtime_of(request)
+    token = request.cookies.get(sessions.cookie_name(rt))
+    if token:
+        await sessions.end_session(rt, token)
+    return redirect(request, "/login", cookies=[session_cookie(request, None)])
+
+
+ROUTES = [login_page, login_submit, account_page, logout]

@@ -1,0 +1,152 @@
+"""Account rules: creation, look-up by any identifier, password login with its lock."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from webapp import audit, limits
+from webapp.accounts.passwords import hash_password, verify_password
+from webapp.accounts.tables import Account
+from webapp.db import write_transaction
+from webapp.identity.rules import normalize_id_number
+from webapp.runtime import Runtime
+from webapp.sms.phone import MOBILE, normalize_phone
+
+
+class AccountExists(ValueError):
+    def __init__(self, field: str):
+        super().__init__(field)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    name: str
+    id_number: str
+    valid_from: date
+    valid_to: date | None
+    phone: str
+    password: str | None = None  # None: an unactivated record imported from a provincial system
+    source_province: str = ""
+
+
+async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> int:
+    """One account per ID number and per phone, even under concurrent attempts."""
+    id_index, phone_index = rt.id_index(new.id_number), rt.phone_index(new.phone)
+    password_hash = await hash_password(new.password) if new.password else None
+    now = rt.clock.now()
+    async with write_transaction(id_index, phone_index):
+        if await Account.exists().where(Account.id_index == id_index):
+            raise AccountExists("id_number")
+        if await Account.exists().where(Account.phone_index == phone_index):
+            raise AccountExists("phone")
+        k = rt.keyring
+        rows = await Account.insert(
+            Account(
+                id_index=id_index,
+                id_number=k.encrypt(new.id_number, "account.id_number"),
+                name=k.encrypt(new.name, "account.name"),
+                phone_index=phone_index,
+                phone=k.encrypt(new.phone, "account.phone"),
+                password_hash=password_hash,
+                state="active" if new.password else "unactivated",
+                level=3,
+                valid_from=new.valid_from,
+                valid_to=new.valid_to,
+                source_province=new.source_province,
+                created_at=now,
+                updated_at=now,
+            )
+        ).returning(Account.id)
+        account_id = rows[0]["id"]
+        await audit.record(
+            "account_created" if new.password else "account_imported",
+            now,
+            origin,
+            account_id,
+            state="active" if new.password else "unactivated",
+        )
+    return account_id
+
+
+async def find_by_identifier(rt: Runtime, raw: str) -> dict | None:
+    """ID number, phone number or username, whichever the text looks like."""
+    value = (raw or "").strip()
+    if not value or len(value) > 40:
+        return None
+    id_number, phone = normalize_id_number(value), normalize_phone(value)
+    if len(id_number) == 18:
+        return await Account.select().where(Account.id_index == rt.id_index(id_number)).first()
+    if MOBILE.fullmatch(phone):
+        return await Account.select().where(Account.phone_index == rt.phone_index(phone)).first()
+    return await Account.select().where(Account.username_key == value.lower()).first()
+
+
+class LoginOutcome(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+    UNACTIVATED = "unactivated"
+    DISABLED = "disabled"
+    THROTTLED = "throttled"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    outcome: LoginOutcome
+    account_id: int | None = None
+    until: datetime | None = None
+
+
+def login_ip_limit(rt: Runtime, ip: str) -> limits.Limit:
+    return limits.Limit(rt.limit_key("login-ip", ip), (limits.Rolling(60, rt.settings.login_per_ip_minute),))
+
+
+async def login(rt: Runtime, identifier: str, password: str, origin: audit.Origin) -> LoginResult:
+    now = rt.clock.now()
+    throttle = await limits.take([login_ip_limit(rt, origin.ip)], now)
+    if not throttle.allowed:
+        return LoginResult(LoginOutcome.THROTTLED, until=throttle.retry_at)
+    account = await find_by_identifier(rt, identifier)
+    matches, needs_rehash = await verify_password(account["password_hash"] if account else None, password)
+    if account is None:
+        await audit.record("login_failed", now, origin, reason="unknown_account")
+        return LoginResult(LoginOutcome.WRONG)
+    account_id = account["id"]
+    if account["state"] == "disabled":
+        await audit.record("login_failed", now, origin, account_id, reason="disabled")
+        return LoginResult(LoginOutcome.DISABLED, account_id)
+    if account["state"] == "unactivated":
+        await audit.record("activation_required", now, origin, account_id)
+        return LoginResult(LoginOutcome.UNACTIVATED, account_id)
+    if account["locked_until"] and account["locked_until"] > now:
+        await audit.record("login_failed", now, origin, account_id, reason="locked")
+        return LoginResult(LoginOutcome.LOCKED, account_id, until=account["locked_until"])
+    if not matches:
+        return await _count_failure(rt, account, now, origin)
+    changes = {Account.failed_logins: 0, Account.locked_until: None}
+    if needs_rehash:
+        changes[Account.password_hash] = await hash_password(password)
+    await Account.update(changes).where(Account.id == account_id)
+    await audit.record("login_ok", now, origin, account_id, method="password")
+    return LoginResult(LoginOutcome.OK, account_id)
+
+
+async def _count_failure(rt: Runtime, account: dict, now: datetime, origin: audit.Origin) -> LoginResult:
+    account_id = account["id"]
+    async with write_transaction(account["id_index"]):
+        await Account.update({Account.failed_logins: Account.failed_logins + 1}).where(
+            Account.id == account_id
+        )
+        row = await Account.select(Account.failed_logins).where(Account.id == account_id).first()
+        if row["failed_logins"] < rt.settings.login_max_failures:
+            await audit.record("login_failed", now, origin, account_id, reason="password")
+            return LoginResult(LoginOutcome.WRONG, account_id)
+        until = now + timedelta(minutes=rt.settings.login_lock_minutes)
+        await Account.update({Account.failed_logins: 0, Account.locked_until: until}).where(
+            Account.id == account_id
+        )
+        await audit.record("account_locked", now, origin, account_id, until=until.isoformat())
+    return LoginResult(LoginOutcome.LOCKED, account_id, until=until)

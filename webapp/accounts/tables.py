@@ -1,0 +1,38 @@
+from piccolo.columns import Boolean, Bytea, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns.base import OnDelete
+from piccolo.table import Table
+
+
+class Account(Table, tablename="account"):
+    id_index = Varchar(length=64, unique=True)
+    id_number = Bytea()
+    name = Bytea()
+    phone_index = Varchar(length=64, unique=True)
+    phone = Bytea()
+    username = Varchar(length=20, null=True, default=None)
+    username_key = Varchar(length=20, unique=True, null=True, default=None)  # lower-cased, for uniqueness
+    password_hash = Text(null=True, default=None)
+    state = Varchar(length=16, default="active")  # unactivated | active | disabled
+    level = Integer(default=3)
+    valid_from = Date()
+    valid_to = Date(null=True, default=None)
+    source_province = Varchar(length=32, default="")
+    failed_logins = Integer(default=0)
+    locked_until = Timestamptz(null=True, default=None)
+    face_consent_at = Timestamptz(null=True, default=None)
+    face_template = Bytea(null=True, default=None)
+    business_registration = Boolean(default=False)
+    business_until = Date(null=True, default=None)
+    level4_offer = Varchar(length=16, default="pending")  # pending | dismissed | done
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class UserSession(Table, tablename="user_session"):
+    token_hash = Varchar(length=64, unique=True)
+    account = ForeignKey(references=Account, on_delete=OnDelete.cascade)
+    created_at = Timestamptz()
+    last_seen_at = Timestamptz()
+    expires_at = Timestamptz()
+    ip = Varchar(length=45, default="")
+    user_agent = Varchar(length=300, default="")

@@ -1,0 +1,215 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from functools import cache
+from pathlib import Path
+
+import asyncpg
+from jinja2 import StrictUndefined
+from litestar import Litestar, Request, Response, get
+from litestar.config.csrf import CSRFConfig
+from litestar.exceptions import NotFoundException
+from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+from piccolo.engine.postgres import PostgresEngine
+
+from webapp import db
+from webapp.i18n import LOCALES, _, current_locale, ngettext
+from webapp.runtime import Runtime, build_runtime
+from webapp.settings import PROJECT_ROOT, Settings, load_settings
+from webapp.web import LocaleMiddleware, redirect, safe_next, security_headers_hook, set_locale
+
+log = logging.getLogger("webapp")
+
+PACKAGE_DIR = Path(__file__).parent
+STATIC_DIR = PROJECT_ROOT / "static"
+SHELL_FILES = [
+    "css/app.css",
+    "js/app.js",
+    "vendor/htmx/htmx.min.js",
+    "icons/icon-192.png",
+    "manifest.webmanifest",
+]
+
+
+DATABASE_DOWN = (
+    ConnectionError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+@cache
+def shell_version() -> str:
+    digest = hashlib.sha256()
+    for name in [*SHELL_FILES, "sw.js"]:
+        digest.update((STATIC_DIR / name).read_bytes())
+    digest.update((PACKAGE_DIR / "templates" / "offline.html").read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@get("/", include_in_schema=False)
+async def home(request: Request) -> Response:
+    return redirect(request, "/login")
+
+
+@get("/healthz", include_in_schema=False, cache_control=None)
+async def healthz(request: Request) -> Response:
+    try:
+        await db.ensure_pool()
+        await db.engine().run_querystring(_select_one())
+    except Exception as error:  # any failure to reach the database is the answer
+        log.warning("health check failed: %s", type(error).__name__)
+        return Response({"status": "unavailable", "database": "unreachable"}, status_code=503)
+    return Response({"status": "ok", "database": "ok"})
+
+
+def _select_one():
+    from piccolo.querystring import QueryString
+
+    return QueryString("SELECT 1")
+
+
+@get("/sw.js", include_in_schema=False)
+async def service_worker() -> Response:
+    source = (STATIC_DIR / "sw.js").read_text().replace("__SHELL_VERSION__", shell_version())
+    return Response(source, media_type="text/javascript", headers={"cache-control": "no-cache"})
+
+
+@get("/manifest.webmanifest", include_in_schema=False)
+async def manifest() -> Response:
+    return Response(
+        (STATIC_DIR / "manifest.webmanifest").read_bytes(),
+        media_type="application/manifest+json",
+        headers={"cache-control": "no-cache"},
+    )
+
+
+@get("/offline", include_in_schema=False)
+async def offline() -> Template:
+    return Template(template_name="offline.html")
+
+
+@get("/lang/{code:str}", include_in_schema=False)
+async def choose_language(request: Request, code: str, next: str = "/login") -> Response:  # noqa: A002
+    if code not in LOCALES:
+        raise NotFoundException()
+    response = redirect(request, safe_next(next, "/login"))
+    response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax", httponly=True, path="/")
+    return response
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    set_locale(request)
+    if status >= 500 and not _is_database_error(exc):
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+    if _is_database_error(exc):
+        status = 503
+    messages = {
+        403: _("请求已失效，请刷新页面后重试"),
+        404: _("页面不存在"),
+        405: _("不支持的请求方式"),
+        413: _("提交的内容过大"),
+        429: _("操作过于频繁，请稍后再试"),
+        503: _("服务暂时不可用，请稍后再试"),
+    }
+    message = messages.get(status, _("请求无法处理") if status < 500 else _("系统繁忙，请稍后再试"))
+    return Template(
+        template_name="error.html", context={"status": status, "message": message}, status_code=status
+    )
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """The database is unreachable or refusing connections (not: a bad query of ours)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, DATABASE_DOWN):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _configure_templates(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.undefined = StrictUndefined
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=False)  # type: ignore[attr-defined]
+    env.globals.update(
+        locales=LOCALES,
+        current_locale=current_locale.get,
+        static=lambda path: f"/static/{path}",
+    )
+
+
+def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
+    settings = settings or (runtime.settings if runtime else load_settings())
+    runtime = runtime or build_runtime(settings)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    from webapp.accounts.routes import ROUTES as ACCOUNT_ROUTES
+    from webapp.devtools import ROUTES as DEV_ROUTES
+
+    async def start() -> None:
+        db.bind(db.make_engine(settings.database_url))
+        await db.ensure_pool()
+
+    async def stop() -> None:
+        engine = db.engine()
+        if isinstance(engine, PostgresEngine):
+            await engine.close_connection_pool()
+        pool = runtime.extras.get("face_pool")
+        if pool is not None:
+            pool.close()
+
+    route_handlers = [
+        home,
+        healthz,
+        service_worker,
+        manifest,
+        offline,
+        choose_language,
+        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        *ACCOUNT_ROUTES,
+    ]
+    if settings.dev:
+        route_handlers += DEV_ROUTES
+
+    app = Litestar(
+        route_handlers=route_handlers,
+        on_startup=[start],
+        on_shutdown=[stop],
+        request_class=HTMXRequest,
+        plugins=[HTMXPlugin()],
+        template_config=TemplateConfig(
+            directory=[PACKAGE_DIR / "templates", PACKAGE_DIR / "components"],
+            engine=JinjaTemplateEngine,
+            engine_callback=_configure_templates,
+        ),
+        csrf_config=CSRFConfig(
+            secret=runtime.keyring.derived_secret("csrf"),
+            cookie_name="csrftoken" if settings.dev else "__Host-csrftoken",
+            cookie_secure=not settings.dev,
+            cookie_httponly=True,
+            cookie_samesite="lax",
+            header_name="x-csrftoken",
+            exclude=["/api/v1"],
+        ),
+        middleware=[LocaleMiddleware],
+        before_send=[security_headers_hook(hsts=not settings.dev)],
+        exception_handlers={Exception: _error_page},
+        request_max_body_size=2 * 1024 * 1024,
+        debug=False,
+        openapi_config=None,
+    )
+    app.state.runtime = runtime
+    app.state.settings = settings
+    return app

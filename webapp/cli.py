@@ -1,0 +1,152 @@
+"""The `webapp` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from webapp.settings import SettingsError, load_settings
+
+
+def _with_runtime(work: Callable[..., Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+    """Run an async command with the database bound and a runtime built from the environment."""
+
+    def run(args: argparse.Namespace) -> int:
+        from webapp import db
+        from webapp.runtime import build_runtime
+
+        settings = load_settings()
+        db.bind(db.make_engine(settings.database_url))
+        return asyncio.run(work(build_runtime(settings), args))
+
+    return run
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    uvicorn.run(
+        "webapp.asgi:app",
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        workers=args.workers or settings.workers,
+        proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
+        server_header=False,
+        log_level=settings.log_level.lower(),
+    )
+    return 0
+
+
+def migrate(args: argparse.Namespace) -> int:
+    from webapp import db
+
+    settings = load_settings()
+    db.bind(db.make_engine(settings.database_url))
+    return asyncio.run(run_migrations())
+
+
+async def run_migrations() -> int:
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    result = await run_forwards(app_name="webapp")
+    print(result.message or "migrations applied")
+    return 0 if result.success else 1
+
+
+async def demo(rt, args: argparse.Namespace) -> int:
+    from webapp.demo import seed_demo
+
+    print("Demo citizens (local identity registry) and accounts:")
+    for line in await seed_demo(rt):
+        print("  " + line)
+    return 0
+
+
+async def authority_import(rt, args: argparse.Namespace) -> int:
+    from webapp.identity.registry import import_citizens
+
+    counts = await import_citizens(rt, Path(args.file), Path(args.photos) if args.photos else None)
+    print(f"registry: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged")
+    return 0
+
+
+async def accounts_import(rt, args: argparse.Namespace) -> int:
+    from webapp.accounts.importer import import_accounts
+
+    counts = await import_accounts(rt, Path(args.file))
+    print(f"accounts: {counts['added']} unactivated accounts added, {counts['unchanged']} already present")
+    return 0
+
+
+async def purge(rt, args: argparse.Namespace) -> int:
+    from webapp.retention import purge_expired
+
+    print(await purge_expired(rt))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="webapp", description="Shiming 实名 identity service")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    p = commands.add_parser("serve", help="run the web service")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(handler=serve)
+
+    commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
+    commands.add_parser("demo", help="seed demo citizens and accounts").set_defaults(
+        handler=_with_runtime(demo)
+    )
+    commands.add_parser("purge", help="delete expired codes, sessions and limit events").set_defaults(
+        handler=_with_runtime(purge)
+    )
+
+    authority = commands.add_parser("authority", help="the local identity registry").add_subparsers(
+        dest="action", required=True
+    )
+    p = authority.add_parser("import", help="import citizens: name,id_number,valid_from,valid_to[,photo]")
+    p.add_argument("file")
+    p.add_argument("--photos", help="folder holding the photo files named in the CSV")
+    p.set_defaults(handler=_with_runtime(authority_import))
+
+    accounts = commands.add_parser("accounts", help="accounts").add_subparsers(dest="action", required=True)
+    p = accounts.add_parser(
+        "import",
+        help="import unactivated accounts: "
+        + ",".join(["name", "id_number", "valid_from", "valid_to", "phone", "province"]),
+    )
+    p.add_argument("file")
+    p.set_defaults(handler=_with_runtime(accounts_import))
+
+    try:
+        from webapp.face.cli import add_face_commands
+    except ImportError:
+        pass
+    else:
+        add_face_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from webapp.csvimport import ImportFailed
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except SettingsError as error:
+        print(f"configuration error: {error}", file=sys.stderr)
+    except ImportFailed as error:
+        print("nothing was imported:", file=sys.stderr)
+        for problem in error.problems:
+            print(f"  {problem}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

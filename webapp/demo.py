@@ -1,0 +1,105 @@
+"""`webapp demo`: demo citizens in the local registry and demo accounts. Running it again changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from stdnum.iso7064 import mod_11_2
+
+from webapp import audit
+from webapp.accounts.service import NewAccount, create_account
+from webapp.accounts.tables import Account
+from webapp.identity.registry import CitizenRecord, upsert_citizen
+from webapp.identity.rules import ValidityPeriod, compute_valid_to
+from webapp.runtime import Runtime
+
+DEMO_PASSWORD = "Shiming@2026"  # noqa: S105 - the published demo login, dev data only
+
+
+def demo_id_number(region: str, birth: date, sequence: str) -> str:
+    body = f"{region}{birth:%Y%m%d}{sequence}"
+    return body + mod_11_2.calc_check_digit(body)
+
+
+@dataclass(frozen=True)
+class DemoPerson:
+    name: str
+    id_number: str
+    valid_from: date
+    period: ValidityPeriod
+    phone: str
+    account: str  # "active", "unactivated" or "" (registry only: free to register)
+
+    @property
+    def valid_to(self) -> date | None:
+        return compute_valid_to(self.valid_from, self.period)
+
+
+DEMO_PEOPLE = [
+    DemoPerson(
+        "张三",
+        demo_id_number("110101", date(1990, 3, 7), "123"),
+        date(2016, 5, 10),
+        ValidityPeriod.TWENTY,
+        "13800138001",
+        "active",
+    ),
+    DemoPerson(
+        "王五",
+        demo_id_number("411282", date(1970, 1, 15), "351"),
+        date(2017, 2, 6),
+        ValidityPeriod.LONG_TERM,
+        "13800138003",
+        "unactivated",
+    ),
+    DemoPerson(
+        "李四",
+        demo_id_number("440305", date(1985, 7, 21), "242"),
+        date(2019, 8, 1),
+        ValidityPeriod.TWENTY,
+        "13800138002",
+        "",
+    ),
+    DemoPerson(
+        "赵六",
+        demo_id_number("320102", date(2001, 4, 9), "168"),
+        date(2018, 6, 1),
+        ValidityPeriod.TEN,
+        "13800138004",
+        "",
+    ),
+]
+
+
+async def seed_demo(rt: Runtime) -> list[str]:
+    """Returns one line per demo person, to print."""
+    lines = []
+    origin = audit.Origin.command_line()
+    for person in DEMO_PEOPLE:
+        registry = await upsert_citizen(
+            rt, CitizenRecord(person.name, person.id_number, person.valid_from, person.valid_to)
+        )
+        exists = await Account.exists().where(Account.id_index == rt.id_index(person.id_number))
+        if person.account and not exists:
+            password = DEMO_PASSWORD if person.account == "active" else None
+            new = NewAccount(
+                person.name,
+                person.id_number,
+                person.valid_from,
+                person.valid_to,
+                person.phone,
+                password,
+                source_province="demo",
+            )
+            await create_account(rt, new, origin)
+        validity = f"{person.valid_from} – {person.valid_to or '长期'}"
+        match person.account:
+            case "active":
+                role = f"account: log in with {person.phone} or {person.id_number} / {DEMO_PASSWORD}"
+            case "unactivated":
+                role = "unactivated account (FAQ 3): log in with any password to activate"
+            case _:
+                role = "no account yet: register with these four elements"
+        lines.append(f"{person.name} {person.id_number} {validity} phone {person.phone} [{registry}] {role}")
+    return lines

@@ -1,0 +1,181 @@
+"""SMS verification codes: issue, deliver, verify (DESIGN §4)."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from piccolo.columns import Integer, Timestamptz, Varchar
+from piccolo.table import Table
+
+from webapp import audit, limits
+from webapp.clock import SHANGHAI
+from webapp.crypto import constant_time_equal
+from webapp.db import write_transaction
+from webapp.i18n import N_
+from webapp.runtime import Runtime
+from webapp.sms.channels import DeliveryError
+
+
+class SmsCode(Table, tablename="sms_code"):
+    phone_index = Varchar(length=64, index=True)
+    purpose = Varchar(length=32)
+    code_hash = Varchar(length=64)
+    created_at = Timestamptz()
+    expires_at = Timestamptz()
+    wrong_entries = Integer(default=0)
+    used_at = Timestamptz(null=True, default=None)
+
+
+class Purpose(StrEnum):
+    REGISTER = "register"
+    ACTIVATE = "activate"
+    CHANGE_PHONE = "change_phone"
+    RESET_PASSWORD = "reset_password"  # noqa: S105 - a purpose name, not a password
+
+
+CODE_TEXT = N_("【工商注册身份验证】您的验证码是{code}，{minutes}分钟内有效。请勿将验证码告诉他人。")
+
+
+@dataclass(frozen=True)
+class SendResult:
+    sent: bool
+    retry_at: datetime | None = None
+    error: str = ""
+
+
+def phone_limit(rt: Runtime, phone: str) -> limits.Limit:
+    """Per phone, across all purposes: 1 a minute, 3 in any hour, 5 per Shanghai calendar day."""
+    s = rt.settings
+    return limits.Limit(
+        rt.limit_key("sms-phone", phone),
+        (
+            limits.Rolling(60, s.sms_per_minute),
+            limits.Rolling(3600, s.sms_per_hour),
+            limits.CalendarDay(SHANGHAI, s.sms_per_day),
+        ),
+    )
+
+
+def ip_limit(rt: Runtime, ip: str) -> limits.Limit:
+    return limits.Limit(rt.limit_key("sms-ip", ip), (limits.Rolling(3600, rt.settings.sms_per_ip_hour),))
+
+
+def wrong_entry_limit(rt: Runtime, phone: str, purpose: Purpose) -> limits.Limit:
+    return limits.Limit(
+        rt.limit_key(f"sms-wrong-{purpose}", phone),
+        (limits.CalendarDay(SHANGHAI, rt.settings.sms_wrong_per_day),),
+    )
+
+
+def _code_hash(rt: Runtime, phone_index: str, purpose: Purpose, code: str) -> str:
+    return rt.keyring.keyed_hash("sms-code", f"{phone_index}:{purpose}:{code}")
+
+
+async def next_send_at(rt: Runtime, phone: str) -> datetime | None:
+    """When the 获取验证码 button may be pressed again (None: now), for a countdown that survives reloads."""
+    return await limits.blocked(phone_limit(rt, phone), rt.clock.now())
+
+
+async def send_code(rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin) -> SendResult:
+    """Take a quota slot, store the code, deliver it. A failed delivery gives the slot back."""
+    now = rt.clock.now()
+    decision = await limits.take([phone_limit(rt, phone), ip_limit(rt, origin.ip)], now)
+    if not decision.allowed:
+        return SendResult(sent=False, retry_at=decision.retry_at)
+    phone_index = rt.phone_index(phone)
+    code = f"{secrets.randbelow(10**6):06d}"
+    async with write_transaction(phone_index):
+        previous = await _active_code(phone_index, purpose, now)
+        await SmsCode.update({SmsCode.used_at: now}).where(
+            (SmsCode.phone_index == phone_index) & (SmsCode.purpose == purpose) & SmsCode.used_at.is_null()
+        )
+        row = SmsCode(
+            phone_index=phone_index,
+            purpose=purpose,
+            code_hash=_code_hash(rt, phone_index, purpose, code),
+            created_at=now,
+            expires_at=now + timedelta(seconds=rt.settings.sms_code_ttl),
+            wrong_entries=_carried_wrong_entries(rt, previous),
+        )
+        await row.save()
+    text = CODE_TEXT.format(code=code, minutes=rt.settings.sms_code_ttl // 60)
+    try:
+        await rt.sms_channel.deliver(phone, text)
+    except DeliveryError:
+        await SmsCode.delete().where(SmsCode.id == row.id)
+        await limits.give_back(decision)
+        return SendResult(sent=False, error=N_("短信发送失败，请稍后重试"))
+    await audit.record("sms_sent", now, origin, purpose=str(purpose))
+    return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
+
+
+def _carried_wrong_entries(rt: Runtime, previous: dict | None) -> int:
+    """A new code does not reset the count of the code it replaces; a voided code's successor starts
+    afresh (the daily cap across codes still holds)."""
+    if previous is None or previous["wrong_entries"] >= rt.settings.sms_code_max_wrong:
+        return 0
+    return previous["wrong_entries"]
+
+
+async def _active_code(phone_index: str, purpose: Purpose, now: datetime) -> dict | None:
+    return (
+        await SmsCode.select()
+        .where(
+            (SmsCode.phone_index == phone_index)
+            & (SmsCode.purpose == purpose)
+            & SmsCode.used_at.is_null()
+            & (SmsCode.expires_at > now)
+        )
+        .order_by(SmsCode.created_at, ascending=False)
+        .first()
+    )
+
+
+class CodeCheck(StrEnum):
+    OK = "ok"
+    WRONG = "wrong"
+    MISSING = "missing"  # none sent, used, expired or voided
+    VOIDED = "voided"  # this entry used up the code's tries
+    BLOCKED = "blocked"  # too many wrong entries today
+
+
+CHECK_MESSAGES = {
+    CodeCheck.WRONG: N_("验证码不正确"),
+    CodeCheck.MISSING: N_("验证码已失效，请重新获取"),
+    CodeCheck.VOIDED: N_("验证码错误次数过多，已失效，请重新获取"),
+    CodeCheck.BLOCKED: N_("今日验证码错误次数过多，请明天再试"),
+}
+
+
+def normalize_code(raw: str) -> str:
+    return unicodedata.normalize("NFKC", raw or "").strip()
+
+
+async def verify_code(rt: Runtime, phone: str, purpose: Purpose, entered: str) -> CodeCheck:
+    """Single use: of parallel submissions of one right code, exactly one gets OK."""
+    now = rt.clock.now()
+    phone_index = rt.phone_index(phone)
+    wrong_limit = wrong_entry_limit(rt, phone, purpose)
+    async with write_transaction(phone_index):
+        if await limits.blocked(wrong_limit, now) is not None:
+            return CodeCheck.BLOCKED
+        active = await _active_code(phone_index, purpose, now)
+        if active is None or active["wrong_entries"] >= rt.settings.sms_code_max_wrong:
+            return CodeCheck.MISSING
+        candidate = _code_hash(rt, phone_index, purpose, normalize_code(entered))
+        if constant_time_equal(candidate, active["code_hash"]):
+            await SmsCode.update({SmsCode.used_at: now}).where(SmsCode.id == active["id"])
+            return CodeCheck.OK
+        wrong = active["wrong_entries"] + 1
+        await SmsCode.update({SmsCode.wrong_entries: wrong}).where(SmsCode.id == active["id"])
+        await limits.RateEvent.insert(limits.RateEvent(key=wrong_limit.key, at=now))
+    return CodeCheck.VOIDED if wrong >= rt.settings.sms_code_max_wrong else CodeCheck.WRONG
+
+
+async def purge(now: datetime) -> int:
+    deleted = await SmsCode.delete().where(SmsCode.expires_at < now - timedelta(days=1)).returning(SmsCode.id)
+    return len(deleted)

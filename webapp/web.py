@@ -1,0 +1,155 @@
+"""Web plumbing shared by every domain: the runtime dependency, client origin, page-or-partial rendering,
+locale and security-header middleware."""
+
+from __future__ import annotations
+
+from ipaddress import ip_address
+from typing import Any
+
+from litestar import Request, Response
+from litestar.datastructures import Cookie
+from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
+from litestar.response import Template
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from webapp.audit import Origin
+from webapp.i18n import current_locale, negotiate
+from webapp.runtime import Runtime
+
+CSP = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "font-src 'self'",
+        "manifest-src 'self'",
+        "worker-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+SECURITY_HEADERS = {
+    "content-security-policy": CSP,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+    "permissions-policy": "camera=(self), microphone=(), geolocation=(), payment=(), usb=()",
+    "cross-origin-opener-policy": "same-origin",
+    "cross-origin-resource-policy": "same-origin",
+    "x-frame-options": "DENY",
+}
+
+
+def runtime_of(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def client_ip(request: Request) -> str:
+    """The peer address, or the X-Forwarded-For hop just before our trusted proxies."""
+    peer = request.client.host if request.client else ""
+    networks = runtime_of(request).settings.trusted_proxy_networks
+    if not networks:
+        return peer
+
+    def trusted(address: str) -> bool:
+        try:
+            return any(ip_address(address) in network for network in networks)
+        except ValueError:
+            return False
+
+    if not trusted(peer):
+        return peer
+    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not trusted(hop):
+            try:
+                return str(ip_address(hop))
+            except ValueError:
+                return peer
+    return peer
+
+
+def origin_of(request: Request) -> Origin:
+    return Origin(ip=client_ip(request), user_agent=request.headers.get("user-agent", "")[:300])
+
+
+def wants_partial(request: Request) -> bool:
+    """htmx swaps only the step; a plain request (no JavaScript, reload, bookmark) gets the whole page."""
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+
+
+def render(
+    request: HTMXRequest,
+    page: str,
+    partial: str | None = None,
+    status_code: int = 200,
+    cookies: list[Cookie] | None = None,
+    **context: Any,
+) -> Template:
+    """The same URL serves the full page or, for htmx, the partial."""
+    if partial and wants_partial(request):
+        return HTMXTemplate(
+            template_name=partial, context=context, status_code=status_code, cookies=cookies or []
+        )
+    return Template(template_name=page, context=context, status_code=status_code, cookies=cookies or [])
+
+
+class LocaleMiddleware:
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            set_locale(Request(scope))
+        await self.app(scope, receive, send)
+
+
+def set_locale(request: Request) -> None:
+    current_locale.set(negotiate(request.cookies.get("lang"), request.headers.get("accept-language")))
+
+
+def security_headers_hook(hsts: bool):
+    """A before_send hook rather than a middleware, so it also covers 404s raised before routing."""
+    headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+    if hsts:
+        headers.append((b"strict-transport-security", b"max-age=63072000; includeSubDomains"))
+
+    async def add_headers(message: Message, scope: Scope) -> None:
+        if message["type"] == "http.response.start":
+            present = {name.lower() for name, _ in message.get("headers", [])}
+            message["headers"] = [
+                *message.get("headers", []),
+                *((k, v) for k, v in headers if k not in present),
+            ]
+
+    return add_headers
+
+
+def safe_next(target: str | None, default: str = "/account") -> str:
+    """Only local absolute paths: never another host (//evil.example, /\\evil.example, https://...)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ch in target for ch in "\r\n\t\\") or "://" in target:
+        return default
+    return target
+
+
+def redirect(request: Request, location: str, cookies: list[Cookie] | None = None) -> Response:
+    """A 303 for plain forms; for htmx, HX-Redirect so the whole page changes, not a swapped fragment."""
+    if getattr(request, "htmx", None):
+        return Response(
+            b"",
+            status_code=200,
+            headers={"hx-redirect": location},
+            cookies=cookies or [],
+            media_type="text/plain",
+        )
+    return Response(
+        b"", status_code=303, headers={"location": location}, cookies=cookies or [], media_type="text/plain"
+    )
