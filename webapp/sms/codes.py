@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 import unicodedata
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from webapp import audit, limits
 from webapp.clock import SHANGHAI
 from webapp.crypto import constant_time_equal
 from webapp.db import write_transaction
-from webapp.i18n import N_
+from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.channels import DeliveryError
 
@@ -45,6 +46,20 @@ class SendResult:
     sent: bool
     retry_at: datetime | None = None
     error: str = ""
+
+
+def wait_message(retry_at: datetime, now: datetime) -> str:
+    """A refusal that names the wait: seconds when short, else the Beijing time it reopens."""
+    seconds = max(1, math.ceil((retry_at - now).total_seconds()))
+    if seconds <= 120:
+        return _("发送过于频繁，请{seconds}秒后再获取验证码", seconds=seconds)
+    local = retry_at.astimezone(SHANGHAI)
+    when = (
+        local.strftime("%H:%M")
+        if local.date() == now.astimezone(SHANGHAI).date()
+        else local.strftime("%m-%d %H:%M")
+    )
+    return _("短信发送次数已达上限，请于{time}后再试", time=when)
 
 
 def phone_limit(rt: Runtime, phone: str) -> limits.Limit:
