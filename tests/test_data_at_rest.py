@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from piccolo.querystring import QueryString
@@ -23,12 +24,8 @@ async def _raw_database_bytes(url: str) -> bytes:
         path = url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        data = open(path, "rb").read()
-        try:
-            data += open(path + "-wal", "rb").read()
-        except FileNotFoundError:
-            pass
-        return data
+        wal = Path(path + "-wal")
+        return Path(path).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     chunks = []
     for table in APP_CONFIG.table_classes:
         query = QueryString(f"SELECT t::text AS row FROM {table._meta.tablename} t")

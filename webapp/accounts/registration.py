@@ -1,4 +1,5 @@
-"""注册: the four elements checked with the identity authority, the phone proved by SMS, one account per ID."""
+"""注册: the four elements checked with the identity authority, the phone proved by SMS, one account
+per ID number."""
 
 from __future__ import annotations
 
