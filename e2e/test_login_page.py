@@ -12,7 +12,7 @@ DEMO_PHONE, DEMO_PASSWORD = "13800138001", "Shiming@2026"
 
 def test_login_page_shows_the_guide_words(page):
     login = LoginPage(page).open()
-    for words in ("工商注册身份验证", "新用户注册 >", "忘记密码 >", "其他登录方式"):
+    for words in ("工商注册身份验证", "新用户注册 >", "忘记密码 >"):
         expect(page.get_by_text(words, exact=True).first).to_be_visible()
     expect(login.identifier).to_have_attribute("placeholder", "请输入手机号")
     expect(login.password).to_have_attribute("placeholder", "请输入密码")

@@ -15,7 +15,7 @@ async def test_login_page_renders_the_title(client):
     response = await client.get("/login")
     assert response.status_code == 200
     assert "<title>工商注册身份验证</title>" in response.text
-    for words in ("手机号/身份证号", "请输入密码", "登录", "新用户注册", "忘记密码", "其他登录方式"):
+    for words in ("手机号/身份证号", "请输入密码", "登录", "新用户注册", "忘记密码"):
         assert words in response.text
 
 

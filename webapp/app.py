@@ -155,6 +155,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     runtime = runtime or build_runtime(settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    from webapp.accounts.activation_routes import ROUTES as ACTIVATION_ROUTES
     from webapp.accounts.register_routes import ROUTES as REGISTER_ROUTES
     from webapp.accounts.routes import ROUTES as ACCOUNT_ROUTES
     from webapp.devtools import ROUTES as DEV_ROUTES
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         *ACCOUNT_ROUTES,
         *REGISTER_ROUTES,
+        *ACTIVATION_ROUTES,
     ]
     if settings.dev:
         route_handlers += DEV_ROUTES

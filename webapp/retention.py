@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from webapp import limits
+from webapp import flows, limits
 from webapp.accounts import sessions
 from webapp.runtime import Runtime
 from webapp.sms import codes
@@ -14,5 +14,6 @@ async def purge_expired(rt: Runtime) -> str:
         "sms codes": await codes.purge(now),
         "sessions": await sessions.purge(rt),
         "limit events": await limits.purge(now),
+        "flows": await flows.purge(rt),
     }
     return "purged " + ", ".join(f"{n} {what}" for what, n in counts.items())

@@ -63,6 +63,8 @@ _RAMP_OUT = (0.25, 0.28)
 # Warp strengths (fractions of the face box height, or of the eye opening for the blink).
 BLINK_CLOSE = 0.92  # how far the upper lid travels towards the lower lid
 BLINK_PAINT = False
+CREASE_HEIGHT = 0.4  # crease points: this fraction of the way from the upper lid to the brow
+CREASE_FOLLOW = 0.9  # how much of the lid's travel the crease points follow in a blink
 MOUTH_DROP = 0.14  # lower lip / chin drop
 TURN_SHIFT = 0.2  # sideways shift of the nose line
 
@@ -317,8 +319,19 @@ class _Mesh:
         frame = [(0, 0), (w / 2, 0), (w, 0), (w, h / 2), (w, h), (w / 2, h), (0, h), (0, h / 2)]
         fixed = [(min(max(x, 1.0), w - 1.0), min(max(y, 1.0), h - 1.0)) for x, y in ring] + frame
         self.fixed = np.array(fixed, dtype=np.float64)
-        all_points = np.vstack([self.points, self.fixed])
-        self.triangles = _delaunay(all_points)
+        # Eyelid-crease points above each upper-lid point; they follow their lid point, so a blink
+        # folds the lid and its crease down together and stretches the smooth skin below the brow.
+        self.crease_anchors = (37, 38, 43, 44)
+        crease = []
+        for anchor in self.crease_anchors:
+            brow = range(17, 22) if anchor < 42 else range(22, 27)
+            bx, by = self.points[list(brow), 0], self.points[list(brow), 1]
+            order = np.argsort(bx)
+            brow_y = float(np.interp(self.points[anchor, 0], bx[order], by[order]))
+            lid = self.points[anchor]
+            crease.append((lid[0], lid[1] + CREASE_HEIGHT * (brow_y - lid[1])))
+        self.crease = np.array(crease, dtype=np.float64)
+        self.triangles = _delaunay(np.vstack([self.points, self.crease, self.fixed]))
 
     # Landmark displacements for each action at full strength ``amount`` = 1.
 
@@ -383,14 +396,18 @@ class _Mesh:
         target = self._target(action, amount)
         if not np.any(target != self.points):
             return self.base.astype(np.uint8)
-        source_all = np.vstack([self.points, self.fixed])
-        target_all = np.vstack([target, self.fixed])
+        follow = CREASE_FOLLOW if action == "blink" else 1.0
+        crease = self.crease + follow * (
+            target[list(self.crease_anchors)] - self.points[list(self.crease_anchors)]
+        )
+        source_all = np.vstack([self.points, self.crease, self.fixed])
+        target_all = np.vstack([target, crease, self.fixed])
         out = _warp(self.base, source_all, target_all, self.triangles)
         if action == "mouth":
             _darken_polygon(out, target[60:68], strength=0.85 * amount)
         elif action == "blink" and BLINK_PAINT:
-            for eye in (range(36, 42), range(42, 48)):
-                _shut_eye(out, self.base, self.points[list(eye)], strength=amount)
+            for eye, brow in ((range(36, 42), range(17, 22)), (range(42, 48), range(22, 27))):
+                _shut_eye(out, self.base, self.points[list(eye)], self.points[list(brow)], amount)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -451,37 +468,74 @@ def _darken_polygon(image: np.ndarray, polygon: np.ndarray, strength: float) -> 
     image[...] = image * (1 - alpha) + dark * alpha
 
 
-def _shut_eye(image: np.ndarray, base: np.ndarray, eye: np.ndarray, strength: float) -> None:
-    """Paint the eye opening with skin sampled below the eye and draw a lash line on the lower lid.
+def _shut_eye(
+    image: np.ndarray, base: np.ndarray, eye: np.ndarray, brow: np.ndarray, strength: float
+) -> None:
+    """Cover a (warped-shut) eye with skin and draw the lash line on the lower lid.
 
-    ``eye`` is the six source landmarks (outer corner, two upper-lid, inner corner, two lower-lid).
+    ``eye``: the six source landmarks (outer corner, two upper-lid, inner corner, two lower-lid);
+    ``brow``: the five source brow points above it. The warp alone leaves the eyelid crease as a
+    dark line above the shut lid, which the landmark model takes for an open upper lid. The cover is
+    the skin just below the eye mirrored about the lower lid (same texture and shading, seamless at
+    the lid), feathered at its edges, from the lower lid up to 45 % of the way to the brow.
     """
     if strength <= 0:
         return
     height, width = image.shape[:2]
-    corner_a, corner_b = eye[0], eye[3]
-    eye_width = float(np.linalg.norm(corner_b - corner_a))
-    centre = eye.mean(axis=0)
-    # Skin: the median colour of a patch about 0.55 eye widths below the eye centre.
-    sx, sy = int(round(centre[0])), int(round(centre[1] + 0.55 * eye_width))
-    r = max(2, int(eye_width * 0.18))
-    patch = base[max(0, sy - r) : min(height, sy + r + 1), max(0, sx - r) : min(width, sx + r + 1)]
-    skin = np.median(patch.reshape(-1, 3), axis=0)
-    # The opening, grown by ~12 % of the eye width, with a soft edge.
-    grown = centre + (eye - centre) * np.array([1.12, 1.6])
-    mask = Image.new("L", (width, height), 0)
-    ImageDraw.Draw(mask).polygon([tuple(v) for v in grown], fill=255)
-    alpha = np.asarray(mask, dtype=np.float32)[..., None] / 255.0
-    padded = np.pad(alpha, ((1, 1), (1, 1), (0, 0)), mode="edge")
-    alpha = sum(padded[dy : dy + height, dx : dx + width] for dy in range(3) for dx in range(3)) / 9.0
-    alpha *= strength
-    image[...] = image * (1 - alpha) + skin * alpha
-    # Lash line along the lower lid: outer corner → lower lid → inner corner.
+    eye_width = float(np.linalg.norm(eye[3] - eye[0]))
+    lower = eye[[0, 5, 4, 3]]  # outer corner, lower lid, inner corner
+    order = np.argsort(lower[:, 0])
+    lx, ly = lower[order, 0], lower[order, 1]
+    upper = eye[[0, 1, 2, 3]]
+    uorder = np.argsort(upper[:, 0])
+    ux, uy = upper[uorder, 0], upper[uorder, 1]
+    border = np.argsort(brow[:, 0])
+    bx, by = brow[border, 0], brow[border, 1]
+    pad = 0.12 * eye_width
+    x0, x1 = int(math.floor(lx[0] - pad)), int(math.ceil(lx[-1] + pad))
+    xs = np.arange(max(0, x0), min(width, x1 + 1))
+    y_low = np.interp(xs, lx, ly)
+    y_up = np.interp(xs, ux, uy)
+    y_brow = np.interp(xs, bx, by)
+    y_top = y_up - 0.45 * (y_up - y_brow)
+    feather = max(2.0, 0.08 * eye_width)
+    # A smooth skin gradient: from the median colour along the top edge of the cover to the median
+    # colour of the skin just below the lower lid.
+    span = slice(max(0, int(lx[0])), min(width, int(lx[-1]) + 1))
+    top_row = int(round(float(np.mean(y_top))))
+    top_colour = np.median(base[max(0, top_row - 2) : top_row + 3, span].reshape(-1, 3), axis=0)
+    below = int(round(float(np.mean(y_low)) + 0.2 * eye_width))
+    r = max(1, int(0.08 * eye_width))
+    bottom_colour = np.median(base[max(0, below - r) : below + r + 1, span].reshape(-1, 3), axis=0)
+    for column, x in enumerate(xs):
+        top, bottom = y_top[column], y_low[column]
+        ys = np.arange(max(0, int(math.floor(top - feather))), min(height, int(math.ceil(bottom + 1))))
+        if len(ys) == 0:
+            continue
+        t = np.clip((ys - top) / max(1.0, bottom - top), 0, 1)[:, None]
+        src = top_colour * (1 - t) + bottom_colour * t
+        vertical = np.clip((ys - (top - feather)) / feather, 0, 1)
+        edge = min(x - (lx[0] - pad), (lx[-1] + pad) - x) / max(1.0, pad)
+        alpha = (vertical * np.clip(edge, 0, 1) * strength)[:, None]
+        image[ys, x] = image[ys, x] * (1 - alpha) + src * alpha
+    # Lash line along the lower lid, in the darkest colour of the open eye.
+    eye_box = base[int(uy.min()) : int(ly.max()) + 1, int(lx[0]) : int(lx[-1]) + 1].reshape(-1, 3)
+    dark = np.percentile(eye_box, 8, axis=0) if len(eye_box) else np.zeros(3)
     line = Image.new("L", (width, height), 0)
-    lid = [tuple(eye[0]), tuple(eye[5]), tuple(eye[4]), tuple(eye[3])]
-    ImageDraw.Draw(line).line(lid, fill=255, width=max(2, int(round(eye_width * 0.08))), joint="curve")
-    lash = np.asarray(line, dtype=np.float32)[..., None] / 255.0 * 0.75 * strength
-    image[...] = image * (1 - lash) + (skin * 0.35) * lash
+    ImageDraw.Draw(line).line(
+        [tuple(p) for p in lower[order]], fill=255, width=max(2, int(round(eye_width * 0.07))), joint="curve"
+    )
+    lash = _soften(np.asarray(line, dtype=np.float32) / 255.0, 1)[..., None] * (0.85 * strength)
+    image[...] = image * (1 - lash) + dark * lash
+
+
+def _soften(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Box blur of a 2-D mask (separable, ``radius`` px)."""
+    size = 2 * radius + 1
+    kernel = np.ones(size, dtype=np.float32) / size
+    padded = np.pad(mask, radius, mode="edge")
+    rows = np.apply_along_axis(lambda r: np.convolve(r, kernel, mode="valid"), 1, padded)
+    return np.apply_along_axis(lambda c: np.convolve(c, kernel, mode="valid"), 0, rows)
 
 
 def _delaunay(points: np.ndarray) -> list[tuple[int, int, int]]:

@@ -46,6 +46,8 @@ async def _page(request: Request, data: dict, errors: dict[str, str], partial: s
         valid_to=validity.valid_to,
         long_term=validity.period is ValidityPeriod.LONG_TERM,
         retry_at=await next_send_at(rt, phone) if phone else None,
+        sms_url="/register/sms",
+        form_id="register-form",
         **extra,
     )
 

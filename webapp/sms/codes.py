@@ -95,8 +95,14 @@ async def next_send_at(rt: Runtime, phone: str) -> datetime | None:
     return await limits.blocked(phone_limit(rt, phone), rt.clock.now())
 
 
-async def send_code(rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin) -> SendResult:
-    """Take a quota slot, store the code, deliver it. A failed delivery gives the slot back."""
+async def send_code(
+    rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin, deliver: bool = True
+) -> SendResult:
+    """Take a quota slot, store the code, deliver it. A failed delivery gives the slot back.
+
+    deliver=False does the same work up to the point of sending, for requests that must not reveal whether
+    the account exists or the phone matches: the stored code is never sent, so no entry can match it.
+    """
     now = rt.clock.now()
     decision = await limits.take([phone_limit(rt, phone), ip_limit(rt, origin.ip)], now)
     if not decision.allowed:
@@ -117,6 +123,8 @@ async def send_code(rt: Runtime, phone: str, purpose: Purpose, origin: audit.Ori
             wrong_entries=_carried_wrong_entries(rt, previous),
         )
         await row.save()
+    if not deliver:
+        return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
     text = CODE_TEXT.format(code=code, minutes=rt.settings.sms_code_ttl // 60)
     try:
         await rt.sms_channel.deliver(phone, text)

@@ -1,0 +1,113 @@
+"""Screens 4–5 (激活账号) and the guide's FAQ 3 story."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import factories
+from tests.support.web import csrf_token, field_error, post_form
+from webapp.accounts.service import NewAccount, create_account
+from webapp.accounts.tables import Account
+from webapp.sms.codes import SmsCode
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+async def imported_account(rt):
+    record = await factories.citizen(rt, "郑爽朗")
+    phone = factories.phone()
+    new = NewAccount(record.name, record.id_number, record.valid_from, record.valid_to, phone, None, "河南")
+    return await create_account(rt, new, factories.ORIGIN), record, phone
+
+
+async def test_faq_3_story_register_then_login_with_any_password_then_activate(rt, client, smtp_sink):
+    account_id, record, phone = await imported_account(rt)
+    token = await csrf_token(client, "/register")
+    check = await post_form(
+        client,
+        "/register/check",
+        {"name": record.name, "id_number": record.id_number},
+        htmx=True,
+        token=token,
+    )
+    assert field_error(check.text, "id_number") == "账号已注册，请直接登录 去登录"
+
+    login = await post_form(
+        client, "/login", {"identifier": record.id_number, "password": "anything"}, token=token
+    )
+    assert login.status_code == 303 and login.headers["location"] == "/activate"
+    page = await client.get("/activate")
+    assert "激活账号" in page.text and "第1步，共2步" in page.text
+
+    sent = await post_form(
+        client, "/activate/sms", {"id_number": record.id_number, "phone": phone}, htmx=True, token=token
+    )
+    assert "如信息无误，验证码已发送至" in sent.text
+    step2 = await post_form(
+        client,
+        "/activate",
+        {"id_number": record.id_number, "phone": phone, "code": smtp_sink.code_for(phone)},
+        htmx=True,
+        token=token,
+    )
+    assert "6-20位字符，第一位必须为字母，支持数字、下划线" in step2.text
+    assert "8-16位数字/字母/符号两种以上" in step2.text and "请确认密码" in step2.text
+
+    bad = await post_form(
+        client,
+        "/activate/account",
+        {"username": "1abc", "password": "New-pass-77", "password2": "New-pass-77"},
+        htmx=True,
+        token=token,
+    )
+    assert field_error(bad.text, "username") == "6-20位字符，第一位必须为字母，支持数字、下划线"
+    done = await post_form(
+        client,
+        "/activate/account",
+        {"username": "zheng_sl", "password": "New-pass-77", "password2": "New-pass-77"},
+        htmx=True,
+        token=token,
+    )
+    assert done.headers["hx-redirect"] == "/account"
+    account = await Account.select().where(Account.id == account_id).first()
+    assert account["state"] == "active" and account["username"] == "zheng_sl"
+
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    for identifier in ("zheng_sl", phone, record.id_number):
+        again = await post_form(
+            client, "/login", {"identifier": identifier, "password": "New-pass-77"}, token=token
+        )
+        assert again.headers["location"] == "/account", identifier
+        await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+
+
+async def test_step_1_answers_alike_for_unknown_ids_and_wrong_phones(rt, client, smtp_sink):
+    _id, record, phone = await imported_account(rt)
+    unknown = factories.id_number()
+    other_phone = factories.phone()
+    answers = []
+    for id_number, mobile in ((record.id_number, other_phone), (unknown, factories.phone())):
+        sent = await post_form(client, "/activate/sms", {"id_number": id_number, "phone": mobile}, htmx=True)
+        answers.append(sent.text.replace(mobile[-4:], "####"))
+        wrong = await post_form(
+            client, "/activate", {"id_number": id_number, "phone": mobile, "code": "123456"}, htmx=True
+        )
+        answers.append(field_error(wrong.text, "code"))
+        assert smtp_sink.to(mobile) == []
+    assert answers[0] == answers[2] and answers[1] == answers[3] == "验证码不正确"
+    assert await SmsCode.count() == 2  # the same work: a code made and stored, never sent
+
+
+async def test_a_wrong_password_on_an_active_account_never_leads_to_activation(rt, client):
+    _id, record, _phone = await factories.account(rt)
+    response = await post_form(
+        client, "/login", {"identifier": record.id_number, "password": "Not-the-one-1"}
+    )
+    assert response.status_code == 200 and field_error(response.text, "password") == "账号或密码错误"
+    assert (await client.get("/activate")).status_code == 200
+    step2 = await post_form(
+        client,
+        "/activate/account",
+        {"username": "someone_1", "password": "New-pass-77", "password2": "New-pass-77"},
+    )
+    assert "操作已过期，请重新验证手机号" in step2.text

@@ -1,0 +1,148 @@
+"""Password login (screen 1), its lock, and sessions (DESIGN §3)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from tests import factories
+from tests.support.web import csrf_token, field_error, post_form
+from webapp.accounts import passwords, sessions
+from webapp.accounts.service import LoginOutcome, login
+from webapp.accounts.tables import UserSession
+from webapp.audit import AuditEvent
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+async def test_five_wrong_passwords_lock_until_the_time_shown(rt, client, clock):
+    clock.set_shanghai(2026, 3, 2, 10, 0)
+    _id, record, phone = await factories.account(rt)
+    token = await csrf_token(client)
+    for attempt in range(4):
+        wrong = await post_form(
+            client, "/login", {"identifier": phone, "password": f"Wrong-{attempt}-pw"}, token=token
+        )
+        assert field_error(wrong.text, "password") == "账号或密码错误"
+    locked = await post_form(client, "/login", {"identifier": phone, "password": "Wrong-5-pw"}, token=token)
+    assert field_error(locked.text, "password") == "密码错误次数过多，账号已锁定，请于10:15后再试"
+    right = await post_form(
+        client, "/login", {"identifier": phone, "password": factories.PASSWORD}, token=token
+    )
+    assert field_error(right.text, "password") == "密码错误次数过多，账号已锁定，请于10:15后再试"
+    clock.advance(minutes=15)
+    opened = await post_form(
+        client, "/login", {"identifier": phone, "password": factories.PASSWORD}, token=token
+    )
+    assert opened.status_code == 303 and opened.headers["location"] == "/account"
+    events = [row["event"] for row in await AuditEvent.select(AuditEvent.event).order_by(AuditEvent.id)]
+    assert (
+        events.count("login_failed") == 5 and events.count("account_locked") == 1 and events[-1] == "login_ok"
+    )
+
+
+async def test_unknown_accounts_cost_one_argon2_verification_too(rt, monkeypatch):
+    calls = []
+    real = passwords.HASHER
+
+    class CountingHasher:
+        def verify(self, stored, password):
+            calls.append(stored)
+            return real.verify(stored, password)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    await factories.account(rt)
+    unknown = await login(rt, "13000000000", "Whatever-pass-1", factories.ORIGIN)
+    assert unknown.outcome is LoginOutcome.WRONG and len(calls) == 1
+
+
+async def test_every_identifier_logs_in_and_each_login_gets_a_new_token(rt, client):
+    _id, record, phone = await factories.account(rt)
+    token = await csrf_token(client)
+    cookies = []
+    for identifier in (phone, record.id_number, record.id_number.lower()):
+        response = await post_form(
+            client, "/login", {"identifier": identifier, "password": factories.PASSWORD}, token=token
+        )
+        assert response.headers["location"] == "/account", identifier
+        cookies.append(response.cookies["__Host-sid"])
+    assert len(set(cookies)) == 3
+    assert await UserSession.count() == 1  # each login replaced the session it came with
+
+
+async def test_session_cookie_flags(rt, client):
+    _id, _record, phone = await factories.account(rt)
+    response = await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD})
+    header = response.headers["set-cookie"]
+    assert header.startswith("__Host-sid=") and "HttpOnly" in header and "Secure" in header
+    assert "SameSite=lax" in header and "Path=/" in header
+
+
+async def test_a_planted_session_cookie_never_becomes_a_session(rt, client):
+    _id, _record, phone = await factories.account(rt)
+    client.cookies.set("__Host-sid", "attacker-chosen-value", domain="testserver")
+    response = await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD})
+    assert response.cookies["__Host-sid"] != "attacker-chosen-value"
+    assert await sessions.load_session(rt, "attacker-chosen-value") is None
+
+
+async def test_idle_and_absolute_expiry(rt, clock):
+    account_id, _record, _phone = await factories.account(rt)
+    token = await sessions.start_session(rt, account_id, factories.ORIGIN)
+    for _ in range(24):  # active every 29 minutes: the idle limit slides
+        clock.advance(minutes=29)
+        assert await sessions.load_session(rt, token) is not None
+    clock.advance(minutes=29)  # 12 h 05 min after login
+    assert await sessions.load_session(rt, token) is None
+    token = await sessions.start_session(rt, account_id, factories.ORIGIN)
+    clock.advance(minutes=30)
+    assert await sessions.load_session(rt, token) is None
+
+
+async def test_logout_deletes_the_session_server_side(rt, client):
+    _id, _record, phone = await factories.account(rt)
+    token = await csrf_token(client)
+    await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD}, token=token)
+    assert (await client.get("/account", follow_redirects=False)).status_code == 200
+    out = await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    assert out.headers["location"] == "/login"
+    assert await UserSession.count() == 0
+    assert (await client.get("/account", follow_redirects=False)).headers[
+        "location"
+    ] == "/login?next=/account"
+
+
+@pytest.mark.parametrize(
+    ("target", "landing"),
+    [
+        ("/account", "/account"),
+        ("//evil.example/x", "/account"),
+        ("https://evil.example", "/account"),
+        ("/\\evil.example", "/account"),
+        ("/faq", "/faq"),
+        ("javascript:alert(1)", "/account"),
+    ],
+)
+async def test_next_only_goes_to_local_paths(rt, client, target, landing):
+    _id, _record, phone = await factories.account(rt)
+    response = await post_form(
+        client, "/login", {"identifier": phone, "password": factories.PASSWORD, "next": target}
+    )
+    assert response.headers["location"] == landing
+
+
+async def test_login_is_limited_per_ip(rt, client):
+    from tests.conftest import runtime_with
+
+    tight = runtime_with(rt, login_per_ip_minute=3)
+    for _ in range(3):
+        assert (
+            await login(tight, "13000000001", "x-Wrong-pass", factories.ORIGIN)
+        ).outcome is LoginOutcome.WRONG
+    throttled = await login(tight, "13000000001", "x-Wrong-pass", factories.ORIGIN)
+    assert throttled.outcome is LoginOutcome.THROTTLED
+    assert throttled.until == rt.clock.now() + timedelta(seconds=60)

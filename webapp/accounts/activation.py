@@ -1,0 +1,86 @@
+"""激活账号: accounts imported from a provincial system get a username and a password.
+
+Step 1 answers alike whether or not the account exists and the phone matches: the same message, and the
+same work (quota taken, code made and stored) up to the point of sending.
+"""
+
+from __future__ import annotations
+
+import re
+
+from webapp import audit
+from webapp.accounts.passwords import hash_password
+from webapp.accounts.tables import Account
+from webapp.db import write_transaction
+from webapp.i18n import N_
+from webapp.runtime import Runtime
+from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
+
+USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{5,19}")
+USERNAME_HINT = N_("6-20位字符，第一位必须为字母，支持数字、下划线")
+
+
+async def _unactivated_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
+    row = (
+        await Account.select(Account.id, Account.state, Account.phone_index)
+        .where(Account.id_index == rt.id_index(id_number))
+        .first()
+    )
+    if row and row["state"] == "unactivated" and row["phone_index"] == rt.phone_index(phone):
+        return row
+    return None
+
+
+async def send_activation_code(rt: Runtime, id_number: str, phone: str, origin: audit.Origin) -> SendResult:
+    match = await _unactivated_match(rt, id_number, phone)
+    return await send_code(rt, phone, Purpose.ACTIVATE, origin, deliver=match is not None)
+
+
+async def check_activation_code(
+    rt: Runtime, id_number: str, phone: str, code: str, origin: audit.Origin
+) -> tuple[int | None, CodeCheck]:
+    check = await verify_code(rt, phone, Purpose.ACTIVATE, code)
+    match = await _unactivated_match(rt, id_number, phone)
+    if check is CodeCheck.OK and match:
+        await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"])
+        return match["id"], check
+    return None, check
+
+
+def validate_username(raw: str) -> str:
+    value = raw.strip()
+    if not value:
+        raise ValueError(N_("请输入用户名"))
+    if not USERNAME.fullmatch(value):
+        raise ValueError(USERNAME_HINT)
+    return value
+
+
+async def activate(
+    rt: Runtime, account_id: int, username: str, password: str, origin: audit.Origin
+) -> str | None:
+    """Returns an error for the username field, or None when the account is active."""
+    password_hash = await hash_password(password)
+    now = rt.clock.now()
+    async with write_transaction(f"username:{username.lower()}"):
+        if await Account.exists().where(Account.username_key == username.lower()):
+            return N_("该用户名已被使用")
+        updated = (
+            await Account.update(
+                {
+                    Account.username: username,
+                    Account.username_key: username.lower(),
+                    Account.password_hash: password_hash,
+                    Account.state: "active",
+                    Account.failed_logins: 0,
+                    Account.locked_until: None,
+                    Account.updated_at: now,
+                }
+            )
+            .where((Account.id == account_id) & (Account.state == "unactivated"))
+            .returning(Account.id)
+        )
+        if not updated:
+            return N_("账号已激活，请直接登录")
+        await audit.record("account_activated", now, origin, account_id)
+    return None
