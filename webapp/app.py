@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     from webapp.accounts.activation_routes import ROUTES as ACTIVATION_ROUTES
+    from webapp.accounts.profile_routes import ROUTES as PROFILE_ROUTES
     from webapp.accounts.register_routes import ROUTES as REGISTER_ROUTES
     from webapp.accounts.routes import ROUTES as ACCOUNT_ROUTES
     from webapp.devtools import ROUTES as DEV_ROUTES
@@ -183,6 +184,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *ACCOUNT_ROUTES,
         *REGISTER_ROUTES,
         *ACTIVATION_ROUTES,
+        *PROFILE_ROUTES,
     ]
     if settings.dev:
         route_handlers += DEV_ROUTES

@@ -61,10 +61,14 @@ _RAMP_IN = (0.02, 0.05)
 _RAMP_OUT = (0.25, 0.28)
 
 # Warp strengths (fractions of the face box height, or of the eye opening for the blink).
-BLINK_CLOSE = 0.92  # how far the upper lid travels towards the lower lid
-BLINK_PAINT = False
+BLINK_CLOSE = 0.85  # how far the upper lid travels towards the lower lid
+BLINK_PAINT = True
+BLINK_LOWER_RISE = 0.0  # how far the lower lid rises (fraction of the opening)
+UNDER_EYE_DEPTH = 0.3  # painted band under the shut lid (eye widths)
+UNDER_EYE_SAMPLE = 0.45  # where its colour is sampled, below the lower lid (eye widths)
+LASH_STRENGTH = 0.6
 CREASE_HEIGHT = 0.4  # crease points: this fraction of the way from the upper lid to the brow
-CREASE_FOLLOW = 0.9  # how much of the lid's travel the crease points follow in a blink
+CREASE_FOLLOW = 0.6  # how much of the lid's travel the crease points follow in a blink
 MOUTH_DROP = 0.14  # lower lip / chin drop
 TURN_SHIFT = 0.2  # sideways shift of the nose line
 
@@ -342,7 +346,9 @@ class _Mesh:
         h = self.face_height
         if action == "blink":
             for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
-                p[upper] += BLINK_CLOSE * amount * (self.points[lower] - self.points[upper])
+                gap = self.points[lower] - self.points[upper]
+                p[upper] += BLINK_CLOSE * amount * gap
+                p[lower] -= BLINK_LOWER_RISE * amount * gap
         elif action == "mouth":
             drop = MOUTH_DROP * h * amount
             weights = {
@@ -406,8 +412,8 @@ class _Mesh:
         if action == "mouth":
             _darken_polygon(out, target[60:68], strength=0.85 * amount)
         elif action == "blink" and BLINK_PAINT:
-            for eye, brow in ((range(36, 42), range(17, 22)), (range(42, 48), range(22, 27))):
-                _shut_eye(out, self.base, self.points[list(eye)], self.points[list(brow)], amount)
+            for eye in (list(range(36, 42)), list(range(42, 48))):
+                _shut_eye(out, self.base, self.points[eye], target[eye], amount)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -469,64 +475,48 @@ def _darken_polygon(image: np.ndarray, polygon: np.ndarray, strength: float) -> 
 
 
 def _shut_eye(
-    image: np.ndarray, base: np.ndarray, eye: np.ndarray, brow: np.ndarray, strength: float
+    image: np.ndarray, base: np.ndarray, eye: np.ndarray, closed: np.ndarray, strength: float
 ) -> None:
-    """Cover a (warped-shut) eye with skin and draw the lash line on the lower lid.
+    """Hide the lower-lid rim under a shut eye and redraw the lash line.
 
     ``eye``: the six source landmarks (outer corner, two upper-lid, inner corner, two lower-lid);
-    ``brow``: the five source brow points above it. The warp alone leaves the eyelid crease as a
-    dark line above the shut lid, which the landmark model takes for an open upper lid. The cover is
-    the skin just below the eye mirrored about the lower lid (same texture and shading, seamless at
-    the lid), feathered at its edges, from the lower lid up to 45 % of the way to the brow.
+    ``closed``: the same after the warp. Below the shut lid the warp leaves the lower lid's rim (a
+    light band over a darker line), which the landmark model takes for an open eye; the paint
+    covers it with the colour of the skin a little further down, feathered at its lower edge.
     """
     if strength <= 0:
         return
     height, width = image.shape[:2]
     eye_width = float(np.linalg.norm(eye[3] - eye[0]))
-    lower = eye[[0, 5, 4, 3]]  # outer corner, lower lid, inner corner
-    order = np.argsort(lower[:, 0])
-    lx, ly = lower[order, 0], lower[order, 1]
-    upper = eye[[0, 1, 2, 3]]
-    uorder = np.argsort(upper[:, 0])
-    ux, uy = upper[uorder, 0], upper[uorder, 1]
-    border = np.argsort(brow[:, 0])
-    bx, by = brow[border, 0], brow[border, 1]
-    pad = 0.12 * eye_width
-    x0, x1 = int(math.floor(lx[0] - pad)), int(math.ceil(lx[-1] + pad))
+    lash = closed[[0, 1, 2, 3]]  # the shut lid: outer corner, lid, inner corner
+    order = np.argsort(lash[:, 0])
+    lx, ly = lash[order, 0], lash[order, 1]
+    x0, x1 = int(math.floor(lx[0])), int(math.ceil(lx[-1]))
     xs = np.arange(max(0, x0), min(width, x1 + 1))
-    y_low = np.interp(xs, lx, ly)
-    y_up = np.interp(xs, ux, uy)
-    y_brow = np.interp(xs, bx, by)
-    y_top = y_up - 0.45 * (y_up - y_brow)
-    feather = max(2.0, 0.08 * eye_width)
-    # A smooth skin gradient: from the median colour along the top edge of the cover to the median
-    # colour of the skin just below the lower lid.
-    span = slice(max(0, int(lx[0])), min(width, int(lx[-1]) + 1))
-    top_row = int(round(float(np.mean(y_top))))
-    top_colour = np.median(base[max(0, top_row - 2) : top_row + 3, span].reshape(-1, 3), axis=0)
-    below = int(round(float(np.mean(y_low)) + 0.2 * eye_width))
-    r = max(1, int(0.08 * eye_width))
-    bottom_colour = np.median(base[max(0, below - r) : below + r + 1, span].reshape(-1, 3), axis=0)
-    for column, x in enumerate(xs):
-        top, bottom = y_top[column], y_low[column]
-        ys = np.arange(max(0, int(math.floor(top - feather))), min(height, int(math.ceil(bottom + 1))))
+    depth = UNDER_EYE_DEPTH * eye_width
+    feather = max(2.0, 0.1 * eye_width)
+    lower = eye[[0, 5, 4, 3]]
+    below = int(round(float(lower[:, 1].max()) + UNDER_EYE_SAMPLE * eye_width))
+    r = max(1, int(0.06 * eye_width))
+    skin = np.median(base[max(0, below - r) : below + r + 1, max(0, x0) : x1 + 1].reshape(-1, 3), axis=0)
+    for x in xs:
+        top = float(np.interp(x, lx, ly)) + 1.0
+        ys = np.arange(max(0, int(math.ceil(top))), min(height, int(math.ceil(top + depth + feather))))
         if len(ys) == 0:
             continue
-        t = np.clip((ys - top) / max(1.0, bottom - top), 0, 1)[:, None]
-        src = top_colour * (1 - t) + bottom_colour * t
-        vertical = np.clip((ys - (top - feather)) / feather, 0, 1)
-        edge = min(x - (lx[0] - pad), (lx[-1] + pad) - x) / max(1.0, pad)
-        alpha = (vertical * np.clip(edge, 0, 1) * strength)[:, None]
-        image[ys, x] = image[ys, x] * (1 - alpha) + src * alpha
-    # Lash line along the lower lid, in the darkest colour of the open eye.
-    eye_box = base[int(uy.min()) : int(ly.max()) + 1, int(lx[0]) : int(lx[-1]) + 1].reshape(-1, 3)
-    dark = np.percentile(eye_box, 8, axis=0) if len(eye_box) else np.zeros(3)
+        vertical = np.clip((top + depth + feather - ys) / feather, 0, 1)
+        edge = min(x - lx[0], lx[-1] - x) / max(1.0, 0.15 * eye_width)
+        alpha = (vertical * min(1.0, max(0.0, edge)) * strength)[:, None]
+        image[ys, x] = image[ys, x] * (1 - alpha) + skin * alpha
+    # The lash line along the shut lid, in the darkest colour of the open eye.
+    box = base[int(eye[:, 1].min()) : int(eye[:, 1].max()) + 1, max(0, x0) : x1 + 1].reshape(-1, 3)
+    dark = np.percentile(box, 8, axis=0) if len(box) else np.zeros(3)
     line = Image.new("L", (width, height), 0)
     ImageDraw.Draw(line).line(
-        [tuple(p) for p in lower[order]], fill=255, width=max(2, int(round(eye_width * 0.07))), joint="curve"
+        [tuple(p) for p in lash[order]], fill=255, width=max(2, int(round(eye_width * 0.06))), joint="curve"
     )
-    lash = _soften(np.asarray(line, dtype=np.float32) / 255.0, 1)[..., None] * (0.85 * strength)
-    image[...] = image * (1 - lash) + dark * lash
+    mask = _soften(np.asarray(line, dtype=np.float32) / 255.0, 1)[..., None] * (LASH_STRENGTH * strength)
+    image[...] = image * (1 - mask) + dark * mask
 
 
 def _soften(mask: np.ndarray, radius: int) -> np.ndarray:

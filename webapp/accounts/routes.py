@@ -15,7 +15,7 @@ from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view
 from webapp.clock import SHANGHAI
-from webapp.i18n import _
+from webapp.i18n import N_, _
 from webapp.web import origin_of, redirect, render, runtime_of, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -71,7 +71,7 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
             return redirect(request, target, cookies=[session_cookie(request, token)])
         if result.outcome is LoginOutcome.UNACTIVATED:
             return redirect(request, "/activate")
-        errors.update(_login_error(result))
+        errors.update(login_error(result))
     status = 429 if "throttled" in errors else 200
     errors.pop("throttled", None)
     return render(
@@ -85,7 +85,7 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
     )
 
 
-def _login_error(result) -> dict[str, str]:
+def login_error(result) -> dict[str, str]:
     if result.outcome is LoginOutcome.LOCKED:
         until = result.until.astimezone(SHANGHAI).strftime("%H:%M")
         return {"password": _("密码错误次数过多，账号已锁定，请于{time}后再试", time=until)}
@@ -96,13 +96,17 @@ def _login_error(result) -> dict[str, str]:
     return {"password": _("账号或密码错误")}
 
 
+DONE_NOTICES = {"phone": N_("手机号已修改"), "password": N_("密码已修改，其他设备上的登录已退出")}
+
+
 @get("/account")
-async def account_page(request: HTMXRequest) -> Response:
+async def account_page(request: HTMXRequest, done: str = "") -> Response:
     active = await current_session(request)
     if active is None:
         return redirect(request, "/login?next=/account")
     row = await Account.select().where(Account.id == active.account_id).first()
-    return render(request, "account.html", account=account_view(runtime_of(request), row))
+    notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
+    return render(request, "account.html", account=account_view(runtime_of(request), row), notice=notice)
 
 
 @post("/logout")

@@ -110,6 +110,15 @@ async def login(rt: Runtime, identifier: str, password: str, origin: audit.Origi
     if not throttle.allowed:
         return LoginResult(LoginOutcome.THROTTLED, until=throttle.retry_at)
     account = await find_by_identifier(rt, identifier)
+    return await password_attempt(rt, account, password, origin, "login")
+
+
+async def password_attempt(
+    rt: Runtime, account: dict | None, password: str, origin: audit.Origin, purpose: str
+) -> LoginResult:
+    """One password check with its consequences: the lock, the counter, a rehash when parameters changed.
+    Used by login and by the screens that ask for the password again (修改手机号, 修改密码)."""
+    now = rt.clock.now()
     matches, needs_rehash = await verify_password(account["password_hash"] if account else None, password)
     if account is None:
         await audit.record("login_failed", now, origin, reason="unknown_account")
@@ -122,19 +131,23 @@ async def login(rt: Runtime, identifier: str, password: str, origin: audit.Origi
         await audit.record("activation_required", now, origin, account_id)
         return LoginResult(LoginOutcome.UNACTIVATED, account_id)
     if account["locked_until"] and account["locked_until"] > now:
-        await audit.record("login_failed", now, origin, account_id, reason="locked")
+        await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
         return LoginResult(LoginOutcome.LOCKED, account_id, until=account["locked_until"])
     if not matches:
-        return await _count_failure(rt, account, now, origin)
+        return await _count_failure(rt, account, now, origin, purpose)
     changes = {Account.failed_logins: 0, Account.locked_until: None}
     if needs_rehash:
         changes[Account.password_hash] = await hash_password(password)
     await Account.update(changes).where(Account.id == account_id)
-    await audit.record("login_ok", now, origin, account_id, method="password")
+    await audit.record(
+        "login_ok" if purpose == "login" else "password_confirmed", now, origin, account_id, purpose=purpose
+    )
     return LoginResult(LoginOutcome.OK, account_id)
 
 
-async def _count_failure(rt: Runtime, account: dict, now: datetime, origin: audit.Origin) -> LoginResult:
+async def _count_failure(
+    rt: Runtime, account: dict, now: datetime, origin: audit.Origin, purpose: str
+) -> LoginResult:
     account_id = account["id"]
     async with write_transaction(account["id_index"]):
         await Account.update({Account.failed_logins: Account.failed_logins + 1}).where(
@@ -142,7 +155,7 @@ async def _count_failure(rt: Runtime, account: dict, now: datetime, origin: audi
         )
         row = await Account.select(Account.failed_logins).where(Account.id == account_id).first()
         if row["failed_logins"] < rt.settings.login_max_failures:
-            await audit.record("login_failed", now, origin, account_id, reason="password")
+            await audit.record("login_failed", now, origin, account_id, reason="password", purpose=purpose)
             return LoginResult(LoginOutcome.WRONG, account_id)
         until = now + timedelta(minutes=rt.settings.login_lock_minutes)
         await Account.update({Account.failed_logins: 0, Account.locked_until: until}).where(
@@ -150,3 +163,42 @@ async def _count_failure(rt: Runtime, account: dict, now: datetime, origin: audi
         )
         await audit.record("account_locked", now, origin, account_id, until=until.isoformat())
     return LoginResult(LoginOutcome.LOCKED, account_id, until=until)
+
+
+async def change_password(
+    rt: Runtime, account_id: int, old: str, new: str, origin: audit.Origin, keep_token: str | None
+) -> tuple[LoginResult, str | None]:
+    """(result of the old-password check, error for the new password). The other sessions end."""
+    from webapp.accounts import sessions
+    from webapp.i18n import N_
+
+    account = await Account.select().where(Account.id == account_id).first()
+    result = await password_attempt(rt, account, old, origin, "change_password")
+    if result.outcome is not LoginOutcome.OK:
+        return result, None
+    if new == old:
+        return result, N_("新密码不能与旧密码相同")
+    await Account.update(
+        {Account.password_hash: await hash_password(new), Account.updated_at: rt.clock.now()}
+    ).where(Account.id == account_id)
+    await sessions.end_all_sessions(rt, account_id, keep_token=keep_token)
+    await audit.record("password_changed", rt.clock.now(), origin, account_id)
+    return result, None
+
+
+async def change_phone(rt: Runtime, account_id: int, new_phone: str, origin: audit.Origin) -> str:
+    """Returns the old phone number (for the notice). Raises AccountExists when the number is taken."""
+    index = rt.phone_index(new_phone)
+    async with write_transaction(index):
+        if await Account.exists().where(Account.phone_index == index):
+            raise AccountExists("phone")
+        row = await Account.select(Account.phone).where(Account.id == account_id).first()
+        await Account.update(
+            {
+                Account.phone_index: index,
+                Account.phone: rt.keyring.encrypt(new_phone, "account.phone"),
+                Account.updated_at: rt.clock.now(),
+            }
+        ).where(Account.id == account_id)
+        await audit.record("phone_changed", rt.clock.now(), origin, account_id)
+    return rt.keyring.decrypt_text(row["phone"], "account.phone")
