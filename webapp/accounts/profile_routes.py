@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from litestar import Request, Response, get, post
 from litestar.plugins.htmx import HTMXRequest
 
@@ -157,10 +159,8 @@ async def _notify_old_phone(rt, old_phone: str, new_phone: str) -> None:
     """A notice, not a code: it uses no quota, and a failed delivery does not undo the change."""
     from webapp.sms.channels import DeliveryError
 
-    try:
+    with contextlib.suppress(DeliveryError):  # logged by the channel; the audit log has the change itself
         await rt.sms_channel.deliver(old_phone, _(PHONE_CHANGED_NOTICE, phone=mask_phone(new_phone)))
-    except DeliveryError:
-        pass  # logged by the channel; the audit log has the change itself
 
 
 @get("/account/password")
