@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -93,6 +94,64 @@ def server(tmp_path_factory, smtp_sink):
     running = Server(tmp_path_factory.mktemp("e2e"), smtp_sink.port).start()
     yield running
     running.stop()
+
+
+@dataclass(frozen=True)
+class Citizen:
+    name: str
+    id_number: str
+    valid_from: str
+    valid_to: str
+    period_label: str
+    phone: str
+
+
+CITIZEN_NAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜戚谢邹喻柏水窦章云苏潘葛"
+
+
+@pytest.fixture(scope="session")
+def citizen_pool(server, tmp_path_factory):
+    """Citizens in the server's local registry, one per test run: each E2E case has its own person and
+    phone, so the real limits apply without the cases interfering."""
+    folder = tmp_path_factory.mktemp("citizens")
+    people = []
+    for index, surname in enumerate(CITIZEN_NAMES):
+        body = f"110105{1975 + index % 15}0{1 + index % 9}1{index % 10}{index:03d}"
+        from stdnum.iso7064 import mod_11_2
+
+        people.append(
+            Citizen(
+                surname + "小明",
+                body + mod_11_2.calc_check_digit(body),
+                "2018-06-01",
+                "2038-06-01",
+                "20年",
+                f"136{index:08d}",
+            )
+        )
+    rows = [f"{p.name},{p.id_number},{p.valid_from},{p.valid_to}" for p in people]
+    csv = folder / "citizens.csv"
+    csv.write_text("name,id_number,valid_from,valid_to\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    server.cli("authority", "import", str(csv))
+    return iter(people)
+
+
+@pytest.fixture
+def citizen(citizen_pool) -> Citizen:
+    return next(citizen_pool)
+
+
+@pytest.fixture
+def unactivated(citizen, server, tmp_path) -> Citizen:
+    """The citizen, imported as an unactivated account from a provincial system."""
+    csv = tmp_path / "accounts.csv"
+    csv.write_text(
+        "name,id_number,valid_from,valid_to,phone,province\n"
+        f"{citizen.name},{citizen.id_number},{citizen.valid_from},{citizen.valid_to},{citizen.phone},河南\n",
+        encoding="utf-8",
+    )
+    server.cli("accounts", "import", str(csv))
+    return citizen
 
 
 @pytest.fixture(scope="session")

@@ -5,22 +5,94 @@ from __future__ import annotations
 from playwright.sync_api import Page, expect
 
 
-class LoginPage:
+class Screen:
+    path = "/"
+
     def __init__(self, page: Page):
         self.page = page
-        self.identifier = page.get_by_label("手机号/身份证号")
-        self.password = page.get_by_label("密码", exact=True)
-        self.submit = page.get_by_role("button", name="登录")
+
+    def open(self):
+        self.page.goto(self.page.base + self.path)
+        return self
+
+    def field(self, label: str):
+        return self.page.get_by_label(label, exact=True)
+
+    def error_for(self, name: str):
+        return self.page.locator(f"#error-{name}")
+
+    def press(self, name: str) -> None:
+        self.page.get_by_role("button", name=name, exact=True).click()
+
+    def heading(self, text: str):
+        return self.page.get_by_role("heading", name=text, exact=True)
+
+
+class LoginPage(Screen):
+    path = "/login"
+
+    def __init__(self, page: Page):
+        super().__init__(page)
+        self.identifier = self.field("手机号/身份证号")
+        self.password = self.field("密码")
+        self.submit = page.get_by_role("button", name="登录", exact=True)
 
     def open(self) -> LoginPage:
-        self.page.goto(self.page.base + "/login")
+        super().open()
         expect(self.page).to_have_title("工商注册身份验证")
         return self
 
     def log_in(self, identifier: str, password: str) -> None:
+        """Waits for the answer, so the next step never types into a form that is about to be replaced."""
         self.identifier.fill(identifier)
         self.password.fill(password)
-        self.submit.click()
+        with self.page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url):
+            self.submit.click()
 
-    def error_for(self, field: str):
-        return self.page.locator(f"#error-{field}")
+
+class RegisterPage(Screen):
+    path = "/register"
+
+    def fill_identity(self, citizen) -> None:
+        self.field("姓名").fill(citizen.name)
+        self.field("身份证号").fill(citizen.id_number)
+        self.field("有效期开始日期").fill(citizen.valid_from)
+        self.page.get_by_role("radio", name=citizen.period_label, exact=True).check()
+
+    def request_code(self, phone: str) -> None:
+        self.field("手机号").fill(phone)
+        self.press("获取验证码")
+
+    def finish(self, code: str, password: str) -> None:
+        self.field("验证码").fill(code)
+        self.field("密码").fill(password)
+        self.field("确认密码").fill(password)
+        self.press("注册")
+
+
+class ActivatePage(Screen):
+    path = "/activate"
+
+    def verify_phone(self, id_number: str, phone: str, sms) -> None:
+        self.field("身份证号").fill(id_number)
+        self.field("手机号").fill(phone)
+        self.press("发送验证码")
+        expect(self.page.get_by_text("如信息无误，验证码已发送至")).to_be_visible()
+        self.field("手机验证码").fill(sms.code_for(phone))
+        self.press("下一步")
+
+    def choose_credentials(self, username: str, password: str) -> None:
+        self.field("用户名").fill(username)
+        self.field("密码").fill(password)
+        self.field("确认密码").fill(password)
+        self.press("确定")
+
+
+class AccountPage(Screen):
+    path = "/account"
+
+    def go(self, link: str) -> None:
+        self.page.get_by_role("link", name=link).first.click()
+
+    def log_out(self) -> None:
+        self.press("退出登录")

@@ -40,10 +40,12 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () { startCountdowns(document); });
-  document.addEventListener("htmx:afterSwap", function (event) {
-    startCountdowns(event.detail.target);
-    if (event.detail.target.closest(".step") || event.detail.target.querySelector(".step")) {
-      focusAfterSwap(event.detail.target.closest(".step") || event.detail.target);
-    }
+  // htmx:load fires on each piece of content htmx puts into the page (and once for <body> at start).
+  document.addEventListener("htmx:load", function (event) {
+    var element = event.detail.elt;
+    if (element === document.body) return;
+    startCountdowns(element);
+    if (element.matches(".step")) focusAfterSwap(element);
+    else if (element.querySelector("[aria-invalid='true']")) focusAfterSwap(element);
   });
 })();

@@ -62,11 +62,9 @@ _RAMP_OUT = (0.25, 0.28)
 
 # Warp strengths (fractions of the face box height, or of the eye opening for the blink).
 BLINK_CLOSE = 0.85  # how far the upper lid travels towards the lower lid
-BLINK_PAINT = True
-BLINK_LOWER_RISE = 0.0  # how far the lower lid rises (fraction of the opening)
 UNDER_EYE_DEPTH = 0.3  # painted band under the shut lid (eye widths)
 UNDER_EYE_SAMPLE = 0.45  # where its colour is sampled, below the lower lid (eye widths)
-LASH_STRENGTH = 0.6
+LASH_STRENGTH = 0.9  # opacity of the redrawn lash line
 CREASE_HEIGHT = 0.4  # crease points: this fraction of the way from the upper lid to the brow
 CREASE_FOLLOW = 0.6  # how much of the lid's travel the crease points follow in a blink
 MOUTH_DROP = 0.14  # lower lip / chin drop
@@ -106,6 +104,8 @@ def make_clip(
     other = Path(second_face) if second_face is not None else None
     key_parts = [
         f"v{CLIP_VERSION}",
+        _file_digest(Path(__file__)),  # any change to the rendering code makes new clips
+        repr(_render_settings()),
         _file_digest(photo),
         _file_digest(other) if other else "-",
         ",".join(actions),
@@ -348,7 +348,6 @@ class _Mesh:
             for upper, lower in ((37, 41), (38, 40), (43, 47), (44, 46)):
                 gap = self.points[lower] - self.points[upper]
                 p[upper] += BLINK_CLOSE * amount * gap
-                p[lower] -= BLINK_LOWER_RISE * amount * gap
         elif action == "mouth":
             drop = MOUTH_DROP * h * amount
             weights = {
@@ -411,9 +410,10 @@ class _Mesh:
         out = _warp(self.base, source_all, target_all, self.triangles)
         if action == "mouth":
             _darken_polygon(out, target[60:68], strength=0.85 * amount)
-        elif action == "blink" and BLINK_PAINT:
+        elif action == "blink":
             for eye in (list(range(36, 42)), list(range(42, 48))):
-                _shut_eye(out, self.base, self.points[eye], target[eye], amount)
+                brow = list(range(17, 22)) if eye[0] == 36 else list(range(22, 27))
+                _shut_eye(out, self.base, self.points[eye], target[eye], self.points[brow], amount)
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -475,7 +475,12 @@ def _darken_polygon(image: np.ndarray, polygon: np.ndarray, strength: float) -> 
 
 
 def _shut_eye(
-    image: np.ndarray, base: np.ndarray, eye: np.ndarray, closed: np.ndarray, strength: float
+    image: np.ndarray,
+    base: np.ndarray,
+    eye: np.ndarray,
+    closed: np.ndarray,
+    brow: np.ndarray,
+    strength: float,
 ) -> None:
     """Hide the lower-lid rim under a shut eye and redraw the lash line.
 
@@ -617,6 +622,12 @@ def _y4m_bytes(frames: list[np.ndarray], fps: int) -> bytes:
 
 
 # --- caching -----------------------------------------------------------------------------------------
+
+
+def _render_settings() -> tuple:
+    """The module-level rendering constants (tests may tune them; they are part of the cache key)."""
+    names = sorted(n for n, v in globals().items() if n.isupper() and isinstance(v, (int, float, str, tuple)))
+    return tuple((n, globals()[n]) for n in names if n != "CACHE_DIR")
 
 
 def _file_digest(path: Path) -> str:

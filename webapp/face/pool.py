@@ -23,15 +23,20 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from webapp.face.decode import MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError
+from webapp.face.decode import MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
 from webapp.face.pipeline import (
     DEFAULT_THRESHOLD,
+    FACE_MESSAGES,
+    FACE_NOT_IN_FRAME,
     MIN_FACE_SIZE,
+    OK,
+    Box,
     EmbedResult,
     FrameAnalysis,
     analyze_bytes,
     compare,
     embed_bytes,
+    embedding,
 )
 
 log = logging.getLogger(__name__)
@@ -91,6 +96,25 @@ def _analyze_job(frames: Sequence[bytes], limits: FaceLimits) -> list[FrameAnaly
         )
         for data in frames
     ]
+
+
+def _embed_box_job(data: bytes, box: Box, limits: FaceLimits) -> EmbedResult:
+    """Decode + embed the face in a known ``box`` (found by an earlier analysis of the same bytes).
+
+    Decoding is deterministic, so with the same ``limits`` the box lands on the same face; this
+    skips a second detection (the 128-d embedding itself costs ~75 ms, detection ~6-25 ms).
+    """
+    try:
+        image = decode_image(
+            data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, max_side=limits.max_side
+        )
+    except FaceInputError as error:
+        return EmbedResult(error.code, error.message)
+    size = (int(image.shape[1]), int(image.shape[0]))
+    if not box.inside(*size):
+        return EmbedResult(FACE_NOT_IN_FRAME, FACE_MESSAGES[FACE_NOT_IN_FRAME], box=box, image_size=size)
+    vector = embedding(image, box)
+    return EmbedResult(OK, "", tuple(float(v) for v in vector), box, size)
 
 
 # --- event-loop side -----------------------------------------------------------------------------
@@ -173,6 +197,24 @@ class FacePool:
         parts = [frames[i : i + size] for i in range(0, len(frames), size)]
         results = await asyncio.gather(*(self.run(_analyze_job, part, self.limits) for part in parts))
         return [item for part in results for item in part]
+
+    async def analyze_burst(
+        self, frames: Sequence[bytes], limits: FaceLimits | None = None
+    ) -> list[FrameAnalysis]:
+        """Like :meth:`analyze_frames`, with explicit decode/detection ``limits`` (e.g. for camera frames)."""
+        limits = limits or self.limits
+        frames = [bytes(f) for f in frames]
+        if not frames:
+            return []
+        chunks = min(self.workers, len(frames))
+        size = -(-len(frames) // chunks)
+        parts = [frames[i : i + size] for i in range(0, len(frames), size)]
+        results = await asyncio.gather(*(self.run(_analyze_job, part, limits) for part in parts))
+        return [item for part in results for item in part]
+
+    async def embed_in_box(self, data: bytes, box: Box, limits: FaceLimits | None = None) -> EmbedResult:
+        """The 128-d embedding of the face in ``box`` of an image analysed before with the same limits."""
+        return await self.run(_embed_box_job, bytes(data), box, limits or self.limits)
 
     def pids(self) -> list[int]:
         """Pids of the live worker processes (for monitoring and tests)."""

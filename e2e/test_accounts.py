@@ -1,0 +1,159 @@
+"""Screens 2–5, 9, 10, 14, 15 and 16 at phone and desktop size, driving the real server."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from e2e.conftest import new_context, screenshot
+from e2e.pages import AccountPage, ActivatePage, LoginPage, RegisterPage
+
+PASSWORD = "Spring-rain-26"
+
+
+def register(page, citizen, smtp_sink) -> None:
+    form = RegisterPage(page).open()
+    form.fill_identity(citizen)
+    expect(page.locator("#valid-to")).to_have_text(citizen.valid_to)
+    form.request_code(citizen.phone)
+    expect(page.get_by_text("验证码已发送至")).to_be_visible()
+    expect(page.locator(".sms-button")).to_be_disabled()
+    form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
+    expect(page).to_have_url(page.base + "/account")
+
+
+def test_register_then_account_page(page, citizen, smtp_sink):
+    form = RegisterPage(page).open()
+    form.fill_identity(citizen)
+    form.request_code(citizen.phone)
+    expect(page.locator(".sms-button")).to_contain_text("秒后重新获取")
+    screenshot(page, "02-register")
+    page.reload()  # the countdown comes from the server's next-allowed time
+    RegisterPage(page).field("手机号").fill(citizen.phone)
+    form.fill_identity(citizen)
+    form.field("验证码").fill(smtp_sink.code_for(citizen.phone))
+    form.field("密码").fill(PASSWORD)
+    form.field("确认密码").fill("Different-22")
+    form.press("注册")
+    expect(form.error_for("password2")).to_have_text("两次输入的密码不一致")
+    expect(form.field("姓名")).to_have_value(citizen.name)  # nothing typed is lost
+    screenshot(page, "02-register-error")
+    form.field("密码").fill(PASSWORD)
+    form.field("确认密码").fill(PASSWORD)
+    form.press("注册")
+    expect(page).to_have_url(page.base + "/account")
+    expect(AccountPage(page).heading("账号管理")).to_be_visible()
+    expect(page.get_by_text("3级实名")).to_be_visible()
+    expect(page.get_by_text(citizen.phone[:3] + "****" + citizen.phone[-4:])).to_be_visible()
+    screenshot(page, "09-account")
+
+
+def test_register_without_javascript(browser, server, size, citizen, smtp_sink):
+    context = new_context(browser, size, javascript=False)
+    page = context.new_page()
+    page.base, page.size = server.url, size
+    form = RegisterPage(page).open()
+    form.fill_identity(citizen)
+    form.request_code(citizen.phone)
+    expect(page.get_by_text("验证码已发送至")).to_be_visible()
+    expect(form.field("姓名")).to_have_value(citizen.name)
+    form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
+    expect(page).to_have_url(server.url + "/account")
+    context.close()
+
+
+def test_an_existing_id_is_told_to_log_in(page, citizen, smtp_sink):
+    register(page, citizen, smtp_sink)
+    AccountPage(page).log_out()
+    form = RegisterPage(page).open()
+    form.field("姓名").fill(citizen.name)
+    form.field("身份证号").fill(citizen.id_number)
+    form.field("有效期开始日期").focus()  # leaving the field asks the server
+    expect(form.error_for("id_number")).to_contain_text("账号已注册，请直接登录")
+    screenshot(page, "02-register-already")
+    page.get_by_role("link", name="去登录").click()
+    expect(page).to_have_url(page.base + "/login")
+
+
+def test_faq_3_story_activation(page, unactivated, smtp_sink):
+    """Register an imported ID → 账号已注册 → log in with any password → activation → logged in."""
+    form = RegisterPage(page).open()
+    form.field("姓名").fill(unactivated.name)
+    form.field("身份证号").fill(unactivated.id_number)
+    form.field("有效期开始日期").focus()
+    expect(form.error_for("id_number")).to_contain_text("账号已注册，请直接登录")
+    page.get_by_role("link", name="去登录").click()
+    LoginPage(page).log_in(unactivated.id_number, "any-password")
+    expect(page).to_have_url(page.base + "/activate")
+    activate = ActivatePage(page)
+    expect(activate.heading("激活账号")).to_be_visible()
+    screenshot(page, "04-activate-step1")
+    activate.verify_phone(unactivated.id_number, unactivated.phone, smtp_sink)
+    expect(page.get_by_text("6-20位字符，第一位必须为字母，支持数字、下划线").first).to_be_visible()
+    screenshot(page, "05-activate-step2")
+    username = "user_" + unactivated.phone[-6:]
+    activate.choose_credentials(username, PASSWORD)
+    expect(page).to_have_url(page.base + "/account")
+    AccountPage(page).log_out()
+    LoginPage(page).log_in(username, PASSWORD)
+    expect(page).to_have_url(page.base + "/account")
+
+
+def test_lock_after_five_wrong_passwords(page, citizen, smtp_sink):
+    register(page, citizen, smtp_sink)
+    AccountPage(page).log_out()
+    login = LoginPage(page).open()
+    for attempt in range(4):
+        login.log_in(citizen.phone, f"Wrong-pass-{attempt}")
+        expect(login.error_for("password")).to_have_text("账号或密码错误")
+    login.log_in(citizen.phone, "Wrong-pass-5")
+    expect(login.error_for("password")).to_contain_text("密码错误次数过多，账号已锁定，请于")
+    login.log_in(citizen.phone, PASSWORD)
+    expect(login.error_for("password")).to_contain_text("账号已锁定")
+    screenshot(page, "01-login-locked")
+
+
+def test_change_phone_and_password_then_log_out(page, citizen, smtp_sink):
+    register(page, citizen, smtp_sink)
+    account = AccountPage(page)
+    account.go("手机号")
+    expect(account.heading("修改手机号")).to_be_visible()
+    account.field("登录密码").fill(PASSWORD)
+    account.press("下一步")
+    new_phone = "135" + citizen.phone[3:]
+    account.field("新手机号").fill(new_phone)
+    account.press("获取验证码")
+    account.field("短信验证码").fill(smtp_sink.code_for(new_phone))
+    screenshot(page, "10-change-phone")
+    account.press("确定")
+    expect(page.get_by_text("手机号已修改")).to_be_visible()
+    expect(page.get_by_text(new_phone[:3] + "****" + new_phone[-4:])).to_be_visible()
+    assert any("如非本人操作" in m.text for m in smtp_sink.to(citizen.phone))
+
+    account.go("修改密码")
+    expect(account.heading("修改密码")).to_be_visible()
+    account.field("旧密码").fill(PASSWORD)
+    account.field("新密码").fill("Autumn-wind-27")
+    account.field("确认新密码").fill("Autumn-wind-27")
+    screenshot(page, "14-change-password")
+    account.press("确定")
+    expect(page.get_by_text("密码已修改")).to_be_visible()
+    account.log_out()
+    expect(page).to_have_url(page.base + "/login")
+    screenshot(page, "15-logged-out")
+    page.goto(page.base + "/account")
+    expect(page).to_have_url(page.base + "/login?next=/account")
+    LoginPage(page).log_in(new_phone, "Autumn-wind-27")
+    expect(page).to_have_url(page.base + "/account")
+
+
+def test_agreement_and_faq(page):
+    page.goto(page.base + "/register")
+    with page.context.expect_page() as opened:  # a new tab, so the half-filled form is kept
+        page.get_by_role("link", name="《用户协议》").click()
+    agreement = opened.value
+    agreement.size = page.size
+    expect(agreement.get_by_role("heading", name="用户协议")).to_be_visible()
+    screenshot(agreement, "03-agreement")
+    page.goto(page.base + "/faq")
+    expect(page.get_by_text("1 小时支持发送3条")).to_be_visible()
+    screenshot(page, "16-faq")
