@@ -101,10 +101,12 @@ async def run_face_check(
     ``threshold``). Raises :class:`~webapp.face.pool.FaceWorkerError` if a worker dies.
     """
     try:
+        if len(challenge) != 2:
+            raise ValueError("a challenge has two actions")
         first, second = Action(challenge[0]), Action(challenge[1])
-    except (ValueError, TypeError, IndexError):
+    except (ValueError, TypeError):
         return _refusal(BAD_CHALLENGE, CHECK_MESSAGES[BAD_CHALLENGE])
-    if first == second or len(challenge) != 2:
+    if first == second:
         return _refusal(BAD_CHALLENGE, CHECK_MESSAGES[BAD_CHALLENGE])
     challenge = (first, second)
     figures: dict = {"frames": len(frames), "challenge": [first.value, second.value]}
