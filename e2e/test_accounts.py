@@ -88,8 +88,11 @@ def test_faq_3_story_activation(page, unactivated, smtp_sink):
     expect(activate.heading("激活账号")).to_be_visible()
     screenshot(page, "04-activate-step1")
     activate.verify_phone(unactivated.id_number, unactivated.phone, smtp_sink)
-    hints = {"用户名": "6-20位字符，第一位必须为字母，支持数字、下划线", "密码": "8-16位数字/字母/符号两种以上",
-             "确认密码": "请确认密码"}
+    hints = {
+        "用户名": "6-20位字符，第一位必须为字母，支持数字、下划线",
+        "密码": "8-16位数字/字母/符号两种以上",
+        "确认密码": "请确认密码",
+    }
     for label, hint in hints.items():  # the guide's hints, exactly
         expect(activate.field(label)).to_have_attribute("placeholder", hint)
     screenshot(page, "05-activate-step2")

@@ -15,8 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
-from litestar.testing import AsyncTestClient
 
 from tests.support.pgcluster import ThrowawayPostgres
 from tests.support.smtp_sink import SmtpSink
@@ -149,12 +149,23 @@ def runtime_with(rt: Runtime, **changes) -> Runtime:
 
 @pytest.fixture
 async def client(rt):
-    """The app through Litestar's test client, over https so Secure cookies are kept."""
+    """The app in the test's own event loop (so the test and the app share one database pool), over
+    https so Secure cookies are kept."""
     from webapp.app import create_app
 
     app = create_app(runtime=rt)
-    async with AsyncTestClient(app=app, base_url="https://testserver") as test_client:
+    for (
+        hook
+    ) in app.on_startup:  # not app.lifespan(): its cancel scope cannot span fixture set-up and teardown
+        await hook()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 50000)),
+        base_url="https://testserver",
+        follow_redirects=True,
+    ) as test_client:
         yield test_client
+    for hook in app.on_shutdown:
+        await hook()
 
 
 @pytest.fixture

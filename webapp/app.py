@@ -17,7 +17,6 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
-from piccolo.engine.postgres import PostgresEngine
 
 from webapp import db
 from webapp.i18n import LOCALES, _, current_locale, ngettext
@@ -166,9 +165,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await db.ensure_pool()
 
     async def stop() -> None:
-        engine = db.engine()
-        if isinstance(engine, PostgresEngine):
-            await engine.close_connection_pool()
+        await db.close_pool()
         pool = runtime.extras.get("face_pool")
         if pool is not None:
             pool.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
@@ -64,6 +65,19 @@ async def ensure_pool() -> None:
             await current.start_connection_pool(min_size=1, max_size=10)
         except (OSError, asyncpg.PostgresError) as error:
             log.warning("database connection pool not started: %s", type(error).__name__)
+
+
+async def close_pool(grace_seconds: float = 5.0) -> None:
+    """Close the pool at shutdown; connections still out after the grace time are cut."""
+    current = engine()
+    if isinstance(current, PostgresEngine) and current.pool is not None:
+        pool = current.pool
+        try:
+            await asyncio.wait_for(pool.close(), grace_seconds)
+        except TimeoutError:
+            log.warning("database connections still in use at shutdown: terminated")
+            pool.terminate()
+        current.pool = None
 
 
 def is_sqlite() -> bool:

@@ -90,12 +90,18 @@ def render(
     partial: str | None = None,
     status_code: int = 200,
     cookies: list[Cookie] | None = None,
+    retarget: str | None = None,
     **context: Any,
 ) -> Template:
-    """The same URL serves the full page or, for htmx, the partial."""
+    """The same URL serves the full page or, for htmx, the partial (into another target when given)."""
     if partial and wants_partial(request):
         return HTMXTemplate(
-            template_name=partial, context=context, status_code=status_code, cookies=cookies or []
+            template_name=partial,
+            context=context,
+            status_code=status_code,
+            cookies=cookies or [],
+            re_target=retarget,
+            re_swap="outerHTML" if retarget else None,
         )
     return Template(template_name=page, context=context, status_code=status_code, cookies=cookies or [])
 

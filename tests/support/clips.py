@@ -13,13 +13,18 @@
   loops only.
 
 One loop shows the listed actions one after the other, each for :data:`SEGMENT_SECONDS` (0.3 s):
-by default blink → open mouth → turn left → turn right, 1.2 s. Within a segment the action ramps
-in over 30 ms, holds for 0.2 s and ramps out (a 0.2 s blink is a normal human blink). The motion
-is a piecewise-affine warp of the 68 landmarks (a Delaunay mesh over the landmarks, a fixed ring
-of points around the face and the image border, so nothing outside the face moves):
+by default blink → open mouth → turn left → turn right, 1.2 s, so any ordered pair of actions
+appears in any 2.5 s window. Within a segment the action ramps in over 30 ms, holds for 0.2 s and
+ramps out (a 0.2 s blink is a normal human blink). The motion is a piecewise-affine warp of the 68
+landmarks (a Delaunay mesh over the landmarks, eyelid-crease points, a fixed ring of points around
+the face and the image border, so nothing outside the face moves):
 
-- eyes shut: the upper-lid points (37, 38, 43, 44) move down onto the lower lid, so the eyelid skin
-  is stretched over the eye and the lash line lands on the lower lid;
+- eyes shut: the upper-lid points (37, 38, 43, 44) move down towards the lower lid, with crease
+  points above them following part of the way, so the lid skin is stretched over the eye; then
+  the lower lid's rim is painted over with skin sampled just below it and a lash line is drawn
+  where the lids meet. Without the paint dlib's landmark model reads the rim (or the crease) as
+  an open eye. The blink holds at :data:`BLINK_DEPTH` (80 %) of that: the model reads an
+  almost-shut synthetic eye more reliably than a fully shut one;
 - mouth open: the lower lip, the chin and the lower jaw move down; the inner mouth is darkened;
 - head turn: the nose, eyes, brows and mouth shift sideways, weighted by their distance from the
   nose line, so the side the head turns to is compressed and the other stretched (a 2-D stand-in
@@ -28,9 +33,11 @@ of points around the face and the image border, so nothing outside the face move
 "left" is the subject's own left: in an unmirrored camera picture the nose moves to the image
 right (positive yaw cue).
 
-The face's HOG box is about 45 % of the frame height (216 px at 480, 108 px in a 320×240
-capture; HOG without upsampling needs ≥ ~75 px). Clips are cached under the temp dir, keyed by
-every parameter and the photo bytes, so a test session makes each clip once.
+The face's HOG box is about half the frame height (240 px at 480; in a 320×240 capture the
+detector reports 104–125 px boxes — it works in steps of about 1.2 — where it needs ≥ ~75 px
+without upsampling). Two faces side by side are 40 % each. Clips are cached under the temp dir,
+keyed by every parameter, the rendering code and the photo bytes, so a test session (and later
+sessions) make each clip once; cached clips unused for a week are deleted.
 """
 
 from __future__ import annotations
@@ -41,13 +48,14 @@ import io
 import math
 import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-CLIP_VERSION = 3  # bump whenever the rendering changes: it is part of the cache key
+CLIP_VERSION = 4  # part of the cache key (as are this file's bytes and the constants below)
 SEGMENT_SECONDS = 0.3
 DEFAULT_ACTIONS = ("blink", "mouth", "left", "right")
 KNOWN_ACTIONS = ("blink", "mouth", "left", "right", "none")
@@ -62,6 +70,7 @@ _RAMP_OUT = (0.25, 0.28)
 
 # Warp strengths (fractions of the face box height, or of the eye opening for the blink).
 BLINK_CLOSE = 0.85  # how far the upper lid travels towards the lower lid
+BLINK_DEPTH = 0.8  # strength of the blink at its hold (see the module docstring)
 UNDER_EYE_DEPTH = 0.3  # painted band under the shut lid (eye widths)
 UNDER_EYE_SAMPLE = 0.45  # where its colour is sampled, below the lower lid (eye widths)
 LASH_STRENGTH = 0.9  # opacity of the redrawn lash line
@@ -117,7 +126,10 @@ def make_clip(
     key = hashlib.sha256("|".join(key_parts).encode()).hexdigest()[:16]
     suffix = "-two" if other else ""
     cached = CACHE_DIR / f"{photo.stem}{suffix}{'-still' if still else ''}-{key}.y4m"
-    if not cached.exists():
+    if cached.exists():
+        os.utime(cached)  # keeps it from being pruned
+    else:
+        _prune_cache()
         frames = render_frames(
             photo, actions=actions, fps=fps, seconds=seconds, size=size, still=still, second_face=other
         )
@@ -214,6 +226,8 @@ def render_frames(
         segment = min(int(t / SEGMENT_SECONDS + 1e-9), len(actions) - 1)
         action = actions[segment]
         amount = _envelope(t - segment * SEGMENT_SECONDS)
+        if action == "blink":
+            amount *= BLINK_DEPTH
         loop.append(mesh.render(action, amount))
     return loop * loops
 
@@ -632,6 +646,18 @@ def _render_settings() -> tuple:
 
 def _file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _prune_cache(max_age: float = 7 * 86400) -> None:
+    if not CACHE_DIR.is_dir():
+        return
+    cutoff = time.time() - max_age
+    for path in CACHE_DIR.glob("*.y4m"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            pass
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -26,10 +26,14 @@ KIND = "activate"
 async def _step1(request: Request, data: dict, errors: dict[str, str], partial: str, notice: str = ""):
     rt = runtime_of(request)
     phone = forms.read_phone(data, {})
+    retarget = None
+    if partial == "partials/sms_group.html" and "id_number" in errors:
+        partial, retarget = "partials/activate_step.html", "#activate"  # the error belongs to a field outside
     return render(
         request,
         "activate.html",
         partial,
+        retarget=retarget,
         step=1,
         form={name: forms.text(data, name) for name in ("id_number", "phone", "code")},
         errors=forms.translated(errors),

@@ -24,12 +24,16 @@ from webapp.sms.phone import PhoneError, validate_phone
 MAX_FIELD = 64
 
 
+CONTROL_CHARACTERS = dict.fromkeys([*range(0x00, 0x20), 0x7F])
+
+
 def text(form: dict[str, Any], name: str, limit: int = MAX_FIELD) -> str:
-    """One form value as text, bounded; a repeated field counts as its first value."""
+    """One form value as text, bounded, without control characters (PostgreSQL refuses NUL in text);
+    a repeated field counts as its first value."""
     value = form.get(name, "")
     if isinstance(value, list):
         value = value[0] if value else ""
-    return str(value)[:limit]
+    return str(value)[:limit].translate(CONTROL_CHARACTERS)
 
 
 def translated(errors: dict[str, str]) -> dict[str, str]:

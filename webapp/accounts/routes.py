@@ -10,7 +10,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.plugins.htmx import HTMXRequest
 
-from webapp.accounts import sessions
+from webapp.accounts import forms, sessions
 from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view
@@ -51,9 +51,9 @@ async def login_page(request: HTMXRequest, next: str = "") -> Response:  # noqa:
 @post("/login")
 async def login_submit(request: HTMXRequest, data: Form) -> Response:
     rt = runtime_of(request)
-    identifier = str(data.get("identifier", ""))[:64]
-    password = str(data.get("password", ""))[:128]
-    target = safe_next(str(data.get("next", "")))
+    identifier = forms.text(data, "identifier")
+    password = forms.text(data, "password", 128)
+    target = safe_next(forms.text(data, "next", 512))
     errors: dict[str, str] = {}
     if not identifier.strip():
         errors["identifier"] = _("请输入手机号或身份证号")
