@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.accounts.register_routes import ROUTES as REGISTER_ROUTES
     from webapp.accounts.routes import ROUTES as ACCOUNT_ROUTES
     from webapp.devtools import ROUTES as DEV_ROUTES
+    from webapp.faceflows.routes import ROUTES as FACE_ROUTES
 
     async def start() -> None:
         db.bind(db.make_engine(settings.database_url))
@@ -166,9 +167,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
 
     async def stop() -> None:
         await db.close_pool()
-        pool = runtime.extras.get("face_pool")
-        if pool is not None:
-            pool.close()
+        runtime.close()
 
     route_handlers = [
         home,
@@ -182,6 +181,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *REGISTER_ROUTES,
         *ACTIVATION_ROUTES,
         *PROFILE_ROUTES,
+        *FACE_ROUTES,
     ]
     if settings.dev:
         route_handlers += DEV_ROUTES

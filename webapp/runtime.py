@@ -19,7 +19,24 @@ class Runtime:
     clock: Any
     sms_channel: SmsChannel
     authority: IdentityAuthority
-    extras: dict[str, Any] = field(default_factory=dict)
+    _face_pool: Any = field(default=None, repr=False)
+    _owns_face_pool: bool = field(default=False, repr=False)
+
+    @property
+    def face_pool(self):
+        """The dlib worker processes, started on first use (most requests never need them)."""
+        if self._face_pool is None:
+            from webapp.face.pool import FacePool
+
+            self._face_pool = FacePool(workers=self.settings.face_workers)
+            self._owns_face_pool = True
+        return self._face_pool
+
+    def close(self) -> None:
+        """Stop the worker processes this runtime started (a pool handed in belongs to its giver)."""
+        if self._owns_face_pool:
+            self._face_pool.close()
+            self._face_pool, self._owns_face_pool = None, False
 
     def id_index(self, id_number: str) -> str:
         return self.keyring.blind_index("id_number", id_number)
@@ -32,23 +49,24 @@ class Runtime:
         return self.keyring.keyed_hash("limits", f"{name}:{subject}")
 
 
-def make_authority(settings: Settings, keyring: Keyring) -> IdentityAuthority:
-    if settings.authority == "http":
-        from webapp.identity.http_authority import HttpAuthority
-
-        return HttpAuthority(settings.authority_url, settings.authority_api_key, settings.authority_timeout)
-    from webapp.identity.local_authority import LocalAuthority
-
-    return LocalAuthority(keyring)
-
-
 def build_runtime(settings: Settings, clock: Any = None) -> Runtime:
     keyring = Keyring(settings.secret_key, [k for k in settings.old_secret_keys.split(",") if k])
     clock = clock or SystemClock()
-    return Runtime(
+    runtime = Runtime(
         settings=settings,
         keyring=keyring,
         clock=clock,
         sms_channel=make_channel(settings, clock),
-        authority=make_authority(settings, keyring),
+        authority=None,  # type: ignore[arg-type]  # set below: the local authority needs the runtime's pool
     )
+    if settings.authority == "http":
+        from webapp.identity.http_authority import HttpAuthority
+
+        runtime.authority = HttpAuthority(
+            settings.authority_url, settings.authority_api_key, settings.authority_timeout
+        )
+    else:
+        from webapp.identity.local_authority import LocalAuthority
+
+        runtime.authority = LocalAuthority(keyring, lambda: runtime.face_pool, settings.face_threshold)
+    return runtime

@@ -40,11 +40,18 @@ async def current_session(request: Request) -> sessions.ActiveSession | None:
 
 
 @get("/login")
-async def login_page(request: HTMXRequest, next: str = "") -> Response:  # noqa: A002
+async def login_page(request: HTMXRequest, next: str = "", reset: str = "") -> Response:  # noqa: A002
     if await current_session(request):
         return redirect(request, safe_next(next))
+    notice = _("密码已重置，请使用新密码登录") if reset else ""
     return render(
-        request, "login.html", "partials/login_form.html", form={}, errors={}, next=safe_next(next, "")
+        request,
+        "login.html",
+        "partials/login_form.html",
+        form={},
+        errors={},
+        next=safe_next(next, ""),
+        notice=notice,
     )
 
 
@@ -78,6 +85,7 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
         request,
         "login.html",
         "partials/login_form.html",
+        notice="",
         status_code=status,
         form={"identifier": identifier},
         errors=errors,
@@ -106,7 +114,14 @@ async def account_page(request: HTMXRequest, done: str = "") -> Response:
         return redirect(request, "/login?next=/account")
     row = await Account.select().where(Account.id == active.account_id).first()
     notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
-    return render(request, "account.html", account=account_view(runtime_of(request), row), notice=notice)
+    offer = row["level"] < 4 and row["level4_offer"] == "pending"  # 首次登录引导, until taken or dismissed
+    return render(
+        request,
+        "account.html",
+        account=account_view(runtime_of(request), row),
+        notice=notice,
+        offer_level4=offer,
+    )
 
 
 @post("/logout")

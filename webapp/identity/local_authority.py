@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 
 from webapp.crypto import Keyring
+from webapp.face.decode import FaceInputError
+from webapp.face.pool import FacePool
 from webapp.identity.authority import ElementsResult, FaceResult
 from webapp.identity.tables import Citizen
 
 
 class LocalAuthority:
-    def __init__(self, keyring: Keyring, face_pool=None, threshold: float = 0.5):
+    def __init__(self, keyring: Keyring, face_pool: Callable[[], FacePool], threshold: float = 0.5):
         self.keyring = keyring
         self.face_pool = face_pool
         self.threshold = threshold
@@ -40,5 +43,10 @@ class LocalAuthority:
         ):
             return FaceResult(match=False, distance=None, reason="no_reference")
         reference = self.keyring.decrypt(citizen["photo"], "citizen.photo")
-        match, distance = await self.face_pool.compare_images(reference, probe, self.threshold)
+        try:
+            match, distance = await self.face_pool().compare_images(reference, probe, self.threshold)
+        except FaceInputError as error:
+            return FaceResult(
+                match=False, distance=None, reason="no_reference" if error.index == 0 else "no_face"
+            )
         return FaceResult(match=match, distance=distance)

@@ -1,0 +1,228 @@
+"""The face flows through the app (DESIGN §5): level-4 upgrade, face login, forgot password by face and by
+SMS. Frames come from clips made from the test photos by landmark warps; nothing skips liveness or
+matching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests import factories
+from tests.support.clips import frames_from_clip, make_clip
+from tests.support.web import csrf_token, field_error, post_form
+from webapp.accounts.tables import Account, UserSession
+from webapp.audit import AuditEvent
+from webapp.face.pool import FacePool
+
+pytestmark = pytest.mark.usefixtures("database")
+
+
+@pytest.fixture(scope="module")
+def shared_pool():
+    pool = FacePool(workers=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def rt(rt, shared_pool):
+    """One pool of dlib workers for the whole module instead of one per test."""
+    rt._face_pool = shared_pool
+    yield rt
+    rt._face_pool = None
+
+
+@pytest.fixture(scope="module")
+def faces() -> Path:
+    return Path(__file__).resolve().parent / "fixtures" / "faces"
+
+
+def burst(faces, photo: str, **clip_options) -> list[bytes]:
+    second = clip_options.pop("second_face", None)
+    clip = make_clip(faces / photo, second_face=faces / second if second else None, **clip_options)
+    return frames_from_clip(clip, fps_out=10, seconds=2.8)
+
+
+async def scan(
+    client, token: str, purpose: str, frames: list[bytes], consent: bool = True, next_path: str = ""
+):
+    start = await client.post(
+        "/face/scan/start",
+        data={"purpose": purpose, "consent": "yes" if consent else "", "next": next_path},
+        headers={"x-csrftoken": token},
+    )
+    if not start.json()["ok"]:
+        return start.json()
+    files = [("frames", (f"f{i}.jpg", frame, "image/jpeg")) for i, frame in enumerate(frames)]
+    checked = await client.post("/face/scan/check", files=files, headers={"x-csrftoken": token})
+    assert checked.status_code == 200, checked.text
+    return checked.json()
+
+
+async def level3_with_photo(rt, client, faces, photo: str = "obama-1.jpg"):
+    record = await factories.citizen(rt, "欧巴马", photo=(faces / photo).read_bytes())
+    phone = factories.phone()
+    from webapp.accounts.service import NewAccount, create_account
+
+    account_id = await create_account(
+        rt,
+        NewAccount(
+            record.name, record.id_number, record.valid_from, record.valid_to, phone, factories.PASSWORD
+        ),
+        factories.ORIGIN,
+    )
+    token = await csrf_token(client)
+    await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD}, token=token)
+    return account_id, record, phone, token
+
+
+async def test_level_4_upgrade_matches_the_registry_photo(rt, client, faces):
+    account_id, _record, _phone, token = await level3_with_photo(rt, client, faces)
+    page = await client.get("/level/upgrade")
+    assert "人脸信息处理告知书" in page.text and 'type="file"' not in page.text
+    refused = await scan(client, token, "upgrade", [], consent=False)
+    assert refused == {"ok": False, "message": "请先阅读并同意《人脸信息处理告知书》", "redirect": ""}
+    before = (await client.get("/account")).cookies
+    result = await scan(client, token, "upgrade", burst(faces, "obama-2.jpg"), next_path="/account")
+    assert result == {"ok": True, "message": "已提升为四级实名", "redirect": "/account"}
+    row = await Account.select().where(Account.id == account_id).first()
+    assert row["level"] == 4 and row["face_template"] is not None and row["face_consent_at"] is not None
+    assert len(row["face_template"]) == 4 + 12 + 512 + 16  # key id, nonce, 128 float32, tag
+    assert before is not None and await UserSession.count() == 1  # the level change replaced the session
+    [event] = await AuditEvent.select().where(
+        (AuditEvent.event == "face_check") & (AuditEvent.account_id == account_id)
+    )
+    assert '"decision": "match"' in event["detail"] and '"distance"' in event["detail"]
+    assert '"ear_baseline"' in event["detail"] or "liveness" in event["detail"]
+
+
+async def test_another_person_is_refused_and_stays_level_3(rt, client, faces):
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    result = await scan(client, token, "upgrade", burst(faces, "biden-1.jpg"))
+    assert result == {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}
+    assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 3
+
+
+@pytest.mark.parametrize(
+    ("clip", "message"),
+    [
+        ({"photo": "obama-2.jpg", "still": True}, "未检测到"),
+        ({"photo": "obama-2.jpg", "second_face": "biden-1.jpg"}, "检测到多张人脸"),
+    ],
+)
+async def test_still_photo_and_two_faces_are_refused(rt, client, faces, clip, message):
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    options = dict(clip)
+    result = await scan(client, token, "upgrade", burst(faces, options.pop("photo"), **options))
+    assert result["ok"] is False and message in result["message"]
+    assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 3
+
+
+async def test_five_failures_block_face_checks_for_fifteen_minutes(rt, client, faces, clock):
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    stranger = burst(faces, "biden-1.jpg")
+    for _ in range(5):
+        assert (await scan(client, token, "upgrade", stranger))["ok"] is False
+    blocked = await scan(client, token, "upgrade", burst(faces, "obama-2.jpg"))
+    assert blocked["ok"] is False and blocked["message"].startswith("人脸核验失败次数过多，请于")
+    clock.advance(minutes=15)
+    assert (await scan(client, token, "upgrade", burst(faces, "obama-2.jpg")))["ok"] is True
+
+
+async def test_face_login_uses_the_accounts_own_template(rt, client, faces):
+    _account_id, record, phone, token = await level3_with_photo(rt, client, faces)
+    assert (await scan(client, token, "upgrade", burst(faces, "obama-2.jpg")))["ok"]
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    step2 = await post_form(client, "/login/face", {"identifier": phone}, token=token)
+    assert "人脸信息处理告知书" in step2.text
+    assert (await scan(client, token, "login", burst(faces, "biden-2.jpg")))["ok"] is False
+    await post_form(client, "/login/face", {"identifier": record.id_number}, token=token)
+    result = await scan(client, token, "login", burst(faces, "obama-3.jpg"))
+    assert result == {"ok": True, "message": "登录成功", "redirect": "/account"}
+    assert (await client.get("/account", follow_redirects=False)).status_code == 200
+
+
+async def test_face_login_for_a_level_3_account_fails_like_a_stranger(rt, client, faces):
+    _account_id, _record, phone, token = await level3_with_photo(rt, client, faces)
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    await post_form(client, "/login/face", {"identifier": phone}, token=token)
+    result = await scan(client, token, "login", burst(faces, "obama-2.jpg"))
+    assert result == {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}
+
+
+async def test_forgot_password_by_face_then_reset(rt, client, faces):
+    account_id, record, phone, token = await level3_with_photo(rt, client, faces)
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    step = await post_form(
+        client, "/recover", {"name": record.name, "id_number": record.id_number}, token=token
+    )
+    assert "人脸信息处理告知书" in step.text
+    assert (await scan(client, token, "recover", burst(faces, "biden-1.jpg")))["ok"] is False
+    await post_form(client, "/recover", {"name": record.name, "id_number": record.id_number}, token=token)
+    result = await scan(client, token, "recover", burst(faces, "obama-2.jpg"))
+    assert result == {"ok": True, "message": "身份核验通过", "redirect": "/recover"}
+    page = await client.get("/recover")
+    assert "您正在重置密码的账户为" in page.text and f"{record.id_number[:4]}-XXXXXXXX" in page.text
+    done = await post_form(
+        client, "/recover/reset", {"password": "After-reset-9", "password2": "After-reset-9"}, token=token
+    )
+    assert done.headers["location"] == "/login?reset=1"
+    again = await post_form(
+        client, "/recover/reset", {"password": "Other-pass-10", "password2": "Other-pass-10"}, token=token
+    )
+    assert "操作已过期，请重新核验身份" in again.text  # single use
+    login = await post_form(client, "/login", {"identifier": phone, "password": "After-reset-9"}, token=token)
+    assert login.headers["location"] == "/account"
+
+
+async def test_forgot_password_by_sms_clears_the_lock_and_ends_sessions(rt, client, smtp_sink):
+    from webapp.accounts import sessions
+
+    account_id, record, phone = await factories.account(rt, "马小跳")
+    other = await sessions.start_session(rt, account_id, factories.ORIGIN)
+    await Account.update({Account.locked_until: rt.clock.now().replace(year=2030)}).where(
+        Account.id == account_id
+    )
+    token = await csrf_token(client)
+    data = {"name": record.name, "id_number": record.id_number, "phone": phone}
+    sent = await post_form(client, "/recover/sms", data, htmx=True, token=token)
+    assert "如信息无误，验证码已发送至" in sent.text
+    step2 = await post_form(client, "/recover/code", {**data, "code": smtp_sink.code_for(phone)}, token=token)
+    assert "您正在重置密码的账户为" in step2.text
+    await post_form(
+        client, "/recover/reset", {"password": "Sms-reset-42", "password2": "Sms-reset-42"}, token=token
+    )
+    assert await sessions.load_session(rt, other) is None
+    login = await post_form(client, "/login", {"identifier": phone, "password": "Sms-reset-42"}, token=token)
+    assert login.headers["location"] == "/account"
+
+
+async def test_forgot_password_answers_alike_for_strangers(rt, client, smtp_sink):
+    _account_id, record, phone = await factories.account(rt, "马小跳")
+    token = await csrf_token(client)
+    answers = []
+    for name, mobile in ((record.name, factories.phone()), ("马大哈", factories.phone())):
+        data = {"name": name, "id_number": record.id_number, "phone": mobile}
+        sent = await post_form(client, "/recover/sms", data, htmx=True, token=token)
+        answers.append(sent.text.replace(mobile[-4:], "####").replace(name, "NAME"))
+        wrong = await post_form(client, "/recover/code", {**data, "code": "123456"}, htmx=True, token=token)
+        answers.append(field_error(wrong.text, "code"))
+    assert answers[0] == answers[2] and answers[1] == answers[3] == "验证码不正确"
+    assert smtp_sink.to(phone) == []
+
+
+async def test_withdrawing_consent_deletes_the_template(rt, client, faces):
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    assert (await scan(client, token, "upgrade", burst(faces, "obama-2.jpg")))["ok"]
+    response = await client.post("/level/withdraw", data={"_csrf_token": token}, follow_redirects=False)
+    assert response.headers["location"] == "/level?done=withdrawn"
+    row = await Account.select().where(Account.id == account_id).first()
+    assert row["level"] == 3 and row["face_template"] is None and row["face_consent_at"] is None
+
+
+async def test_first_login_guide_until_dismissed(rt, client, faces):
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    assert "提升为四级实名" in (await client.get("/account")).text
+    await client.post("/level/offer/dismiss", data={"_csrf_token": token}, follow_redirects=False)
+    assert "提升为四级实名" not in (await client.get("/account")).text

@@ -1,0 +1,59 @@
+"""忘记密码: prove who you are (face, or the phone on record), then set a new password.
+
+Step 1 answers alike whether or not the account exists: the same page, the same work.
+"""
+
+from __future__ import annotations
+
+from webapp import audit
+from webapp.accounts import sessions
+from webapp.accounts.passwords import hash_password
+from webapp.accounts.tables import Account
+from webapp.runtime import Runtime
+from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
+
+
+async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> dict | None:
+    """The account when name and ID number together match an active one."""
+    row = await Account.select().where(Account.id_index == rt.id_index(id_number)).first()
+    if row is None or row["state"] != "active":
+        return None
+    return row if rt.keyring.decrypt_text(row["name"], "account.name") == name else None
+
+
+async def _phone_matches(rt: Runtime, account: dict | None, phone: str) -> bool:
+    return account is not None and account["phone_index"] == rt.phone_index(phone)
+
+
+async def send_recovery_code(
+    rt: Runtime, name: str, id_number: str, phone: str, origin: audit.Origin
+) -> SendResult:
+    account = await find_for_recovery(rt, name, id_number)
+    return await send_code(
+        rt, phone, Purpose.RESET_PASSWORD, origin, deliver=await _phone_matches(rt, account, phone)
+    )
+
+
+async def check_recovery_code(
+    rt: Runtime, name: str, id_number: str, phone: str, code: str, origin: audit.Origin
+) -> tuple[dict | None, CodeCheck]:
+    check = await verify_code(rt, phone, Purpose.RESET_PASSWORD, code)
+    account = await find_for_recovery(rt, name, id_number)
+    if check is CodeCheck.OK and await _phone_matches(rt, account, phone):
+        await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="sms")
+        return account, check
+    return None, CodeCheck.WRONG if check is CodeCheck.OK else check
+
+
+async def reset_password(rt: Runtime, account_id: int, password: str, origin: audit.Origin) -> None:
+    """A completed reset clears the lock and ends every session."""
+    await Account.update(
+        {
+            Account.password_hash: await hash_password(password),
+            Account.failed_logins: 0,
+            Account.locked_until: None,
+            Account.updated_at: rt.clock.now(),
+        }
+    ).where(Account.id == account_id)
+    await sessions.end_all_sessions(rt, account_id)
+    await audit.record("password_reset", rt.clock.now(), origin, account_id)

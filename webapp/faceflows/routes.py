@@ -1,0 +1,411 @@
+"""Screens 6 (人脸登录), 7–8 (忘记密码, 重置密码), 11 (实名等级 / 四级实名), 12 (首次登录引导)
+and the two endpoints of the face scan component (17)."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, get, post
+from litestar.plugins.htmx import HTMXRequest
+
+from webapp import audit, flows
+from webapp.accounts import forms, sessions
+from webapp.accounts.recovery import (
+    check_recovery_code,
+    find_for_recovery,
+    reset_password,
+    send_recovery_code,
+)
+from webapp.accounts.routes import Form, current_session, session_cookie
+from webapp.accounts.service import find_by_identifier
+from webapp.accounts.tables import Account
+from webapp.accounts.views import account_view, mask_id_number
+from webapp.clock import SHANGHAI
+from webapp.face.liveness import Action, parse_challenge, random_challenge
+from webapp.faceflows import service
+from webapp.i18n import N_, _
+from webapp.sms.codes import CHECK_MESSAGES, next_send_at, wait_message
+from webapp.sms.phone import mask_phone
+from webapp.web import origin_of, redirect, render, runtime_of, safe_next
+
+SCAN = "face"  # the flow kind holding one challenge
+LOGIN = "face_login"
+RECOVER = "recover"
+MAX_FRAME_UPLOAD = 30
+
+
+# ---------------------------------------------------------------- 实名等级, 四级实名, 首次登录引导
+
+
+async def _account(request: Request) -> tuple[dict | None, Response | None]:
+    active = await current_session(request)
+    if active is None:
+        return None, redirect(request, f"/login?next={request.url.path}")
+    return await Account.select().where(Account.id == active.account_id).first(), None
+
+
+@get("/level")
+async def level_page(request: HTMXRequest, done: str = "") -> Response:
+    account, away = await _account(request)
+    if away:
+        return away
+    notices = {"4": N_("已提升为四级实名"), "withdrawn": N_("已撤回人脸授权，账号恢复为三级实名")}
+    return render(
+        request,
+        "level.html",
+        account=account_view(runtime_of(request), account),
+        notice=_(notices[done]) if done in notices else "",
+    )
+
+
+@get("/level/upgrade")
+async def upgrade_page(request: HTMXRequest, next: str = "") -> Response:  # noqa: A002
+    account, away = await _account(request)
+    if away:
+        return away
+    if account["level"] >= 4:
+        return redirect(request, safe_next(next, "/level"))
+    return render(
+        request,
+        "face_scan.html",
+        purpose="upgrade",
+        title=_("四级实名"),
+        back="/level",
+        consent_needed=account["face_consent_at"] is None,
+        next=safe_next(next, ""),
+        intro=_("请本人正对摄像头，按提示完成动作，系统将与权威部门的身份证照片比对。"),
+    )
+
+
+@post("/level/withdraw")
+async def withdraw(request: HTMXRequest) -> Response:
+    account, away = await _account(request)
+    if away:
+        return away
+    rt = runtime_of(request)
+    await service.withdraw_consent(rt, account["id"], origin_of(request))
+    token = await _renew_session(request, account["id"])
+    return redirect(request, "/level?done=withdrawn", cookies=[session_cookie(request, token)])
+
+
+@post("/level/offer/dismiss")
+async def dismiss_offer(request: HTMXRequest) -> Response:
+    """暂不: the first-login guide stops appearing."""
+    account, away = await _account(request)
+    if away:
+        return away
+    await Account.update({Account.level4_offer: "dismissed"}).where(Account.id == account["id"])
+    return redirect(request, "/account")
+
+
+async def _renew_session(request: Request, account_id: int) -> str:
+    """A new session token at every level change."""
+    rt = runtime_of(request)
+    return await sessions.start_session(
+        rt, account_id, origin_of(request), replacing=request.cookies.get(sessions.cookie_name(rt))
+    )
+
+
+# ---------------------------------------------------------------- 人脸登录
+
+
+@get("/login/face")
+async def face_login_page(request: HTMXRequest) -> Response:
+    return render(request, "login_face.html", "partials/login_face_step.html", step=1, form={}, errors={})
+
+
+@post("/login/face")
+async def face_login_identify(request: HTMXRequest, data: Form) -> Response:
+    """Step 1: the identifier. Whoever it names (or nobody), the next step is the same scan."""
+    rt = runtime_of(request)
+    identifier = forms.text(data, "identifier")
+    if not identifier.strip():
+        return render(
+            request,
+            "login_face.html",
+            "partials/login_face_step.html",
+            step=1,
+            form={},
+            errors={"identifier": _("请输入手机号或身份证号")},
+        )
+    account = await find_by_identifier(rt, identifier)
+    usable = account if account and account["level"] >= 4 and account["state"] == "active" else None
+    _flow, cookie = await flows.start_flow(rt, LOGIN, "identified", usable["id"] if usable else None)
+    return render(
+        request,
+        "login_face.html",
+        "partials/login_face_step.html",
+        step=2,
+        form={},
+        errors={},
+        cookies=[cookie],
+        purpose="login",
+        consent_needed=True,
+        back="/login/face",
+    )
+
+
+# ---------------------------------------------------------------- 忘记密码, 重置密码
+
+
+def _recover_page(request: Request, step: str, data: dict | None = None, errors: dict | None = None, **extra):
+    data = data or {}
+    return render(
+        request,
+        "recover.html",
+        "partials/recover_step.html",
+        step=step,
+        form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
+        errors=forms.translated(errors or {}),
+        **extra,
+    )
+
+
+@get("/recover")
+async def recover_page(request: HTMXRequest, method: str = "face") -> Response:
+    rt = runtime_of(request)
+    flow = await flows.load_flow(rt, request, RECOVER)
+    if flow and flow.state == "verified":
+        return await _reset_step(request, flow.account_id)
+    return _recover_page(
+        request,
+        "sms" if method == "sms" else "identify",
+        sms_url="/recover/sms",
+        form_id="recover-form",
+        retry_at=None,
+    )
+
+
+def _read_identity(rt, data: dict, errors: dict) -> tuple[str | None, str | None]:
+    return forms.read_identity(data, rt.clock.today(), errors)
+
+
+@post("/recover")
+async def recover_identify(request: HTMXRequest, data: Form) -> Response:
+    """Step 1 (face): 姓名 and 身份证号, then 扫描人脸. The same answer whether or not they match."""
+    rt = runtime_of(request)
+    errors: dict[str, str] = {}
+    name, id_number = _read_identity(rt, data, errors)
+    if errors:
+        return _recover_page(request, "identify", data, errors)
+    account = await find_for_recovery(rt, name, id_number)
+    _flow, cookie = await flows.start_flow(rt, RECOVER, "identified", account["id"] if account else None)
+    return _recover_page(
+        request, "scan", data, cookies=[cookie], purpose="recover", consent_needed=True, back="/recover"
+    )
+
+
+@post("/recover/sms")
+async def recover_sms(request: HTMXRequest, data: Form) -> Response:
+    """The way without a face: a code to the phone on record (same answer whether or not it matches)."""
+    rt = runtime_of(request)
+    errors: dict[str, str] = {}
+    name, id_number = _read_identity(rt, data, errors)
+    phone = forms.read_phone(data, errors)
+    notice = ""
+    if not errors:
+        result = await send_recovery_code(rt, name, id_number, phone, origin_of(request))
+        if result.error:
+            errors["code"] = result.error
+        elif not result.sent:
+            errors["code"] = wait_message(result.retry_at, rt.clock.now())
+        else:
+            notice = _("如信息无误，验证码已发送至{phone}", phone=mask_phone(phone))
+    return _recover_page(
+        request,
+        "sms",
+        data,
+        errors,
+        notice=notice,
+        sms_url="/recover/sms",
+        form_id="recover-form",
+        retry_at=await next_send_at(rt, phone) if phone else None,
+    )
+
+
+@post("/recover/code")
+async def recover_code(request: HTMXRequest, data: Form) -> Response:
+    rt = runtime_of(request)
+    errors: dict[str, str] = {}
+    name, id_number = _read_identity(rt, data, errors)
+    phone = forms.read_phone(data, errors)
+    code = forms.read_code(data, errors)
+    if not errors:
+        account, check = await check_recovery_code(rt, name, id_number, phone, code, origin_of(request))
+        if account is not None:
+            flow, cookie = await flows.start_flow(rt, RECOVER, "verified", account["id"])
+            return await _reset_step(request, account["id"], cookies=[cookie])
+        errors["code"] = CHECK_MESSAGES[check]
+    return _recover_page(
+        request,
+        "sms",
+        data,
+        errors,
+        sms_url="/recover/sms",
+        form_id="recover-form",
+        retry_at=await next_send_at(rt, phone) if phone else None,
+    )
+
+
+async def _reset_step(request: Request, account_id: int, errors: dict | None = None, cookies=None):
+    rt = runtime_of(request)
+    row = await Account.select(Account.id_number).where(Account.id == account_id).first()
+    masked = mask_id_number(rt.keyring.decrypt_text(row["id_number"], "account.id_number"))
+    return render(
+        request,
+        "recover.html",
+        "partials/recover_step.html",
+        step="reset",
+        masked=masked,
+        form={},
+        errors=forms.translated(errors or {}),
+        cookies=cookies,
+    )
+
+
+@post("/recover/reset")
+async def recover_reset(request: HTMXRequest, data: Form) -> Response:
+    """Step 2: 新密码, 确认, 下一步. Every session ends, the lock is cleared."""
+    rt = runtime_of(request)
+    flow = await flows.load_flow(rt, request, RECOVER)
+    if flow is None or flow.state != "verified":
+        return _recover_page(request, "identify", {}, {"form": N_("操作已过期，请重新核验身份")})
+    errors: dict[str, str] = {}
+    row = await Account.select(Account.username).where(Account.id == flow.account_id).first()
+    password = forms.read_new_password(data, errors, row["username"])
+    if errors:
+        return await _reset_step(request, flow.account_id, errors)
+    if not await flows.claim(flow, "verified", "done"):  # single use, even under parallel submissions
+        return _recover_page(request, "identify", {}, {"form": N_("操作已过期，请重新核验身份")})
+    await reset_password(rt, flow.account_id, password, origin_of(request))
+    done = await flows.finish(rt, flow)
+    return redirect(request, "/login?reset=1", cookies=[done, session_cookie(request, None)])
+
+
+# ---------------------------------------------------------------- the face scan component's endpoints
+
+
+async def _subject(request: Request, purpose: str) -> tuple[dict | None, object | None, str]:
+    """(account to match, the flow that names it, error) for a purpose."""
+    rt = runtime_of(request)
+    if purpose == "upgrade":
+        account, _away = await _account(request)
+        if account is None:
+            return None, None, _("登录已失效，请重新登录")
+        if account["level"] >= 4:
+            return None, None, _("已是四级实名")
+        return account, None, ""
+    kind = {"login": LOGIN, "recover": RECOVER}.get(purpose)
+    if kind is None:
+        return None, None, _("请求无法处理")
+    flow = await flows.load_flow(rt, request, kind)
+    if flow is None or flow.state != "identified":
+        return None, None, _("操作已过期，请重新开始")
+    account = await Account.select().where(Account.id == flow.account_id).first() if flow.account_id else None
+    return account, flow, ""
+
+
+def _json(ok: bool, message: str = "", redirect_to: str = "", status: int = 200, **extra) -> Response:
+    return Response({"ok": ok, "message": message, "redirect": redirect_to, **extra}, status_code=status)
+
+
+@post("/face/scan/start")
+async def scan_start(request: HTMXRequest, data: Form) -> Response:
+    """A fresh random challenge of two actions, kept server-side in a flow."""
+    rt = runtime_of(request)
+    purpose = forms.text(data, "purpose", 16)
+    account, _flow, error = await _subject(request, purpose)
+    if error:
+        return _json(False, error, status=400)
+    until = await service.blocked_until(rt, account["id"] if account else None, origin_of(request).ip)
+    if until:
+        when = until.astimezone(SHANGHAI).strftime("%H:%M")
+        return _json(False, _("人脸核验失败次数过多，请于{time}后再试", time=when), status=429)
+    consented = forms.text(data, "consent") == "yes"
+    first_time = purpose != "upgrade" or account["face_consent_at"] is None  # signed out: asked every time
+    if first_time and not consented:
+        return _json(False, _("请先阅读并同意《人脸信息处理告知书》"), status=400)
+    if purpose == "upgrade" and account["face_consent_at"] is None:
+        await service.record_consent(rt, account["id"], origin_of(request))
+    challenge = random_challenge()
+    _scan, cookie = await flows.start_flow(
+        rt,
+        SCAN,
+        "challenged",
+        account["id"] if account else None,
+        minutes=3,
+        purpose=purpose,
+        actions=[a.value for a in challenge],
+        next=safe_next(forms.text(data, "next", 512), ""),
+    )
+    response = _json(True, actions=[a.value for a in challenge], prompts=[_(a.prompt) for a in challenge])
+    response.set_cookie(cookie)
+    return response
+
+
+@post("/face/scan/check")
+async def scan_check(request: HTMXRequest) -> Response:
+    """The burst of frames for the challenge. Frames are read into memory, checked and dropped."""
+    rt = runtime_of(request)
+    scan = await flows.load_flow(rt, request, SCAN)
+    if scan is None or not await flows.claim(scan, "challenged", "checking"):
+        return _json(False, _("检测已过期，请重新开始"), status=400)
+    purpose = scan.data["purpose"]
+    account, context_flow, error = await _subject(request, purpose)
+    done = await flows.finish(rt, scan)
+    if error or (account["id"] if account else None) != scan.account_id:
+        return _json(False, error or _("检测已过期，请重新开始"), status=400)
+    form = await request.form()
+    uploads = form.getall("frames") if "frames" in form else []
+    if not uploads or len(uploads) > MAX_FRAME_UPLOAD:
+        return _json(False, _("未收到有效的画面，请重新检测"), status=400)
+    frames = [await upload.read() for upload in uploads if hasattr(upload, "read")]
+    challenge = parse_challenge([Action(a) for a in scan.data["actions"]])
+    outcome, check = await service.scan_and_match(rt, account, frames, challenge, purpose, origin_of(request))
+    del frames, uploads
+    if not outcome.ok:
+        response = _json(False, _(outcome.message))
+        response.set_cookie(done)
+        return response
+    response = await _succeed(request, purpose, account, check, context_flow, scan.data.get("next", ""))
+    response.set_cookie(done)
+    return response
+
+
+async def _succeed(
+    request: Request, purpose: str, account: dict, check, context_flow, next_path: str
+) -> Response:
+    rt = runtime_of(request)
+    origin = origin_of(request)
+    if purpose == "upgrade":
+        await service.raise_to_level_4(rt, account["id"], check, origin)
+        token = await _renew_session(request, account["id"])
+        target = next_path or "/level?done=4"
+        response = _json(True, _("已提升为四级实名"), target)
+        response.set_cookie(session_cookie(request, token))
+        return response
+    if purpose == "login":
+        await flows.finish(rt, context_flow)
+        token = await _renew_session(request, account["id"])
+        await audit.record("login_ok", rt.clock.now(), origin, account["id"], method="face")
+        response = _json(True, _("登录成功"), "/account")
+        response.set_cookie(session_cookie(request, token))
+        return response
+    await flows.advance(context_flow, "verified")
+    await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="face")
+    return _json(True, _("身份核验通过"), "/recover")
+
+
+ROUTES = [
+    level_page,
+    upgrade_page,
+    withdraw,
+    dismiss_offer,
+    face_login_page,
+    face_login_identify,
+    recover_page,
+    recover_identify,
+    recover_sms,
+    recover_code,
+    recover_reset,
+    scan_start,
+    scan_check,
+]
