@@ -23,6 +23,7 @@ from tests.support.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e" / "artifacts"
+FACES = ROOT / "tests" / "fixtures" / "faces"
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -54,7 +55,13 @@ class Server:
             "WEBAPP_DATABASE_URL": f"sqlite:///{tmp / 'e2e.sqlite3'}",
             "WEBAPP_SMS_CHANNEL": "smtp",
             "WEBAPP_SMTP_PORT": str(smtp_port),
-            "WEBAPP_FACE_WORKERS": "1",
+            "WEBAPP_FACE_WORKERS": "2",
+            # Every case comes from 127.0.0.1: the per-address limits are set for a whole suite's traffic,
+            # while the per-phone and per-account limits stay at their defaults.
+            "WEBAPP_SMS_PER_IP_HOUR": "500",
+            "WEBAPP_LOOKUP_PER_IP_HOUR": "500",
+            "WEBAPP_LOGIN_PER_IP_MINUTE": "300",
+            "WEBAPP_FACE_PER_IP_HOUR": "300",
         }
         self.log = (tmp / "server.log").open("w")
         self.process: subprocess.Popen | None = None
@@ -142,6 +149,45 @@ def citizen(citizen_pool) -> Citizen:
 
 
 @pytest.fixture
+def photo_citizen(citizen, server, tmp_path) -> Citizen:
+    """The citizen, with obama-1.jpg as the registry's reference photo."""
+    csv = tmp_path / "photo.csv"
+    csv.write_text(
+        "name,id_number,valid_from,valid_to,photo\n"
+        f"{citizen.name},{citizen.id_number},{citizen.valid_from},{citizen.valid_to},obama-1.jpg\n",
+        encoding="utf-8",
+    )
+    server.cli("authority", "import", str(csv), "--photos", str(FACES))
+    return citizen
+
+
+@pytest.fixture(scope="session")
+def camera_browsers(playwright):
+    """One Chromium per fake-camera clip (the clip is a launch flag), made from the test photos."""
+    from tests.support.clips import make_clip
+
+    launched: dict[str, object] = {}
+
+    def browser_for(photo: str, **clip_options):
+        key = photo + repr(sorted(clip_options.items()))
+        if key not in launched:
+            second = clip_options.pop("second_face", None)
+            clip = make_clip(FACES / photo, second_face=FACES / second if second else None, **clip_options)
+            flags = [
+                *CHROMIUM_FLAGS,
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+                f"--use-file-for-fake-video-capture={clip}",
+            ]
+            launched[key] = playwright.chromium.launch(executable_path=chromium(), args=flags, headless=True)
+        return launched[key]
+
+    yield browser_for
+    for browser in launched.values():
+        browser.close()
+
+
+@pytest.fixture
 def unactivated(citizen, server, tmp_path) -> Citizen:
     """The citizen, imported as an unactivated account from a provincial system."""
     csv = tmp_path / "accounts.csv"
@@ -155,13 +201,22 @@ def unactivated(citizen, server, tmp_path) -> Citizen:
 
 
 @pytest.fixture(scope="session")
-def browser():
+def playwright():
+    with sync_playwright() as running:
+        yield running
+
+
+def chromium() -> str:
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     assert executable, "Debian's chromium is missing: make test installs it (scripts/ensure-system-deps.sh)"
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS, headless=True)
-        yield launched
-        launched.close()
+    return executable
+
+
+@pytest.fixture(scope="session")
+def browser(playwright):
+    launched = playwright.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True)
+    yield launched
+    launched.close()
 
 
 class HtmxRecorder:

@@ -96,3 +96,25 @@ class AccountPage(Screen):
 
     def log_out(self) -> None:
         self.press("退出登录")
+
+
+class FaceScan(Screen):
+    """The face scan component (17), inside the level, face login and forgot-password screens."""
+
+    def run(self, expect_redirect: bool) -> str:
+        """Consent, 开始扫描, then the server's answer (the refusal of the start, or of the check)."""
+        start = self.page.get_by_role("button", name="开始扫描")
+        expect(start).to_be_visible()  # the component is set up (it may have just been swapped in)
+        consent = self.page.get_by_label("我已阅读并同意《人脸信息处理告知书》")
+        if consent.count():
+            consent.check()
+        with self.page.expect_response(lambda r: "/face/scan/start" in r.url, timeout=15_000) as started:
+            start.click()
+        if not started.value.json()["ok"]:
+            return started.value.json()["message"]
+        with self.page.expect_response(lambda r: "/face/scan/check" in r.url, timeout=30_000) as checked:
+            pass
+        result = checked.value.json()
+        if expect_redirect and result.get("redirect"):
+            self.page.wait_for_url(self.page.base + result["redirect"], timeout=10_000)
+        return result["message"]

@@ -43,6 +43,7 @@ async def test_demo_twice_leaves_the_same_rows(rt):
     second_lines = await seed_demo(rt)
     assert await snapshot() == before
     assert len(before["citizen"]) == 4 and len(before["account"]) == 2
+    assert len(before["filing"]) == 1 and len(before["filing_person"]) == 2  # 张三 法定代表人, 李四 股东
     assert all("[added]" in line for line in first_lines)
     assert all("[unchanged]" in line for line in second_lines)
 

@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.set_defaults(handler=_with_runtime(accounts_import))
 
+    from webapp.business.cli import add_business_commands
+
+    add_business_commands(commands, _with_runtime)
+
     try:
         from webapp.face.cli import add_face_commands
     except ImportError:

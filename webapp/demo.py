@@ -10,6 +10,8 @@ from stdnum.iso7064 import mod_11_2
 from webapp import audit
 from webapp.accounts.service import NewAccount, create_account
 from webapp.accounts.tables import Account
+from webapp.business.rules import KINDS, ROLES, NamedPerson, NewFiling
+from webapp.business.service import create_filing
 from webapp.identity.registry import CitizenRecord, upsert_citizen
 from webapp.identity.rules import ValidityPeriod, compute_valid_to
 from webapp.runtime import Runtime
@@ -73,7 +75,7 @@ DEMO_PEOPLE = [
 
 
 async def seed_demo(rt: Runtime) -> list[str]:
-    """Returns one line per demo person, to print."""
+    """Returns one line per demo person, and one for the demo filing, to print."""
     lines = []
     origin = audit.Origin.command_line()
     for person in DEMO_PEOPLE:
@@ -102,4 +104,27 @@ async def seed_demo(rt: Runtime) -> list[str]:
             case _:
                 role = "no account yet: register with these four elements"
         lines.append(f"{person.name} {person.id_number} {validity} phone {person.phone} [{registry}] {role}")
+    lines.append(await seed_demo_filing(rt, origin))
     return lines
+
+
+DEMO_FILING_KEY = "demo-filing-1"  # the idempotency key makes a second run find the first filing
+DEMO_FILING = NewFiling(
+    company_name="北京示例科技有限公司",
+    kind="establish",
+    persons=(
+        NamedPerson(DEMO_PEOPLE[0].name, DEMO_PEOPLE[0].id_number, "legal_representative"),
+        NamedPerson(DEMO_PEOPLE[2].name, DEMO_PEOPLE[2].id_number, "shareholder"),
+    ),
+)
+
+
+async def seed_demo_filing(rt: Runtime, origin: audit.Origin) -> str:
+    """A filing naming 张三 (法定代表人) and 李四 (股东): 张三 sees it once at level 4 with 是 chosen."""
+    reference, created = await create_filing(rt, DEMO_FILING, origin, idempotency_key=DEMO_FILING_KEY)
+    people = ", ".join(f"{p.name} {ROLES[p.role]}" for p in DEMO_FILING.persons)
+    state = "added" if created else "unchanged"
+    return (
+        f"filing {reference} {DEMO_FILING.company_name} {KINDS[DEMO_FILING.kind]}: {people} [{state}] "
+        "(shown at /business after 四级实名 and 是)"
+    )

@@ -93,6 +93,9 @@
       var challenge;
       navigator.mediaDevices
         .getUserMedia({ video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
+        .catch(function () {
+          throw { ok: false, message: root.dataset.msgNoCamera }; // no camera, permission denied, or busy
+        })
         .then(function (media) {
           stream = media;
           video.srcObject = media;
@@ -132,9 +135,9 @@
         })
         .then(finish)
         .catch(function (problem) {
-          var message = problem && problem.message !== undefined && "ok" in problem ? problem.message : null;
-          if (!message && problem && problem.name === "NotAllowedError") message = root.dataset.msgNoCamera;
-          finish({ ok: false, message: message || root.dataset.msgFailed });
+          // A refusal from the server or the camera carries its message; anything else is the network.
+          var message = problem && "ok" in problem ? problem.message : root.dataset.msgFailed;
+          finish({ ok: false, message: message });
         });
     });
   }

@@ -113,19 +113,22 @@ async def register_check(request: HTMXRequest, data: Form) -> Response:
         if decision.allowed and await is_registered(rt, name, id_number):
             errors["id_number"] = ALREADY_REGISTERED
     errors.pop("name", None)
-    return await _page(request, data, errors, "partials/id_field.html")
+    return await _page(request, data, errors, "partials/id_check.html")
 
 
 @post("/register/validity")
 async def register_validity(request: HTMXRequest, data: Form) -> Response:
-    """The computed end date, shown as soon as the start date and the period are chosen."""
+    """The computed end date, shown as soon as the start date and the period are chosen, with what is
+    wrong about them (expired card, period that does not fit the age)."""
     rt = runtime_of(request)
     errors: dict[str, str] = {}
     _name, id_number = forms.read_identity(data, rt.clock.today(), {})
     forms.read_validity(data, id_number, rt.clock.today(), errors)
-    if not forms.text(data, "valid_from") or not forms.text(data, "period"):
-        errors = {}
-    return await _page(request, data, errors, "partials/validity_group.html")
+    chosen = forms.text(data, "valid_from") and forms.text(data, "period")
+    message = next((errors[f] for f in ("valid_from", "period") if f in errors), "") if chosen else ""
+    return await _page(
+        request, data, {}, "partials/validity_result.html", check_message=_(message) if message else ""
+    )
 
 
 @get("/agreement")

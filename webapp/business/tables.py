@@ -1,4 +1,4 @@
-"""Business registration (工商注册): filings that name persons, and the API keys of the registration system."""
+"""Business registration (工商注册): filings naming persons, and the registration system's API keys."""
 
 from piccolo.columns import (
     JSON,

@@ -1,0 +1,236 @@
+"""Screen 13 (工商注册): 是否办理工商登记注册 with its end date, the 提升实名等级 dialog at level 3, and
+the filings that name the signed-in person. Thin handlers; the rules live in webapp.business.service.
+
+The 确认 / 拒绝 buttons of a filing are links to the face-scan page ``/business/filings/{ref}/decide``,
+which calls :func:`webapp.business.service.decide`.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from urllib.parse import quote
+
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.plugins.htmx import HTMXRequest
+
+from webapp import flows
+from webapp.accounts import forms
+from webapp.accounts.routes import Form, current_session
+from webapp.accounts.tables import Account
+from webapp.business.rules import default_business_until, latest_business_until
+from webapp.business.service import (
+    REFUSAL_MESSAGES,
+    Refusal,
+    business_refusal,
+    filing_detail_for_account,
+    filings_for_account,
+    set_business_registration,
+)
+from webapp.i18n import N_, _
+from webapp.web import origin_of, redirect, render, runtime_of
+
+PENDING_FLOW = "business_switch"  # the 是 chosen at level 3, applied when the person comes back at level 4
+PENDING_STATE = "awaiting_level4"
+PENDING_MINUTES = 30
+RESUME_PATH = "/business?resume=1"
+UPGRADE_PATH = "/level/upgrade?next=" + quote(RESUME_PATH, safe="/")
+
+SWITCH_ERRORS = {
+    Refusal.UNTIL_IN_PAST: "until",
+    Refusal.UNTIL_TOO_FAR: "until",
+}
+HIDDEN_REASONS = {
+    Refusal.NEEDS_LEVEL_4: N_("提升为四级实名并选择“是”后，这里会列出需要您确认的工商登记申请。"),
+    Refusal.BUSINESS_OFF: N_("选择“是”后，这里会列出需要您确认的工商登记申请。"),
+    Refusal.BUSINESS_EXPIRED: N_("工商登记注册已到期，请重新选择“是”并设置截止日期。"),
+}
+DONE_NOTICES = {"on": N_("已选择办理工商登记注册"), "off": N_("已选择不办理工商登记注册")}
+
+
+async def _signed_in(request: Request, path: str):
+    active = await current_session(request)
+    if active is None:
+        return None, redirect(request, "/login?next=" + quote(path, safe="/"))
+    account = await Account.select().where(Account.id == active.account_id).first()
+    return account, None
+
+
+def _choice_and_until(rt, account: dict) -> tuple[str, str]:
+    """What the form shows: the stored choice while it holds, else 否 with the default end date."""
+    today = rt.clock.today()
+    until = account["business_until"]
+    if account["business_registration"] and until is not None and until >= today:
+        return "yes", until.isoformat()
+    return "no", default_business_until(today).isoformat()
+
+
+async def _page(
+    request: HTMXRequest,
+    account: dict,
+    *,
+    choice: str | None = None,
+    until: str | None = None,
+    errors: dict[str, str] | None = None,
+    dialog: bool = False,
+    notice: str = "",
+    status_code: int = 200,
+    cookies=None,
+) -> Response:
+    rt = runtime_of(request)
+    today = rt.clock.today()
+    stored_choice, stored_until = _choice_and_until(rt, account)
+    refusal = business_refusal(account, today)
+    expired = (
+        account["business_registration"]
+        and account["business_until"] is not None
+        and account["business_until"] < today
+    )
+    return render(
+        request,
+        "business/index.html",
+        "business/panel.html",
+        status_code=status_code,
+        cookies=cookies,
+        level=account["level"],
+        choice=choice or stored_choice,
+        until=until if until is not None else stored_until,
+        min_until=today.isoformat(),
+        max_until=latest_business_until(today).isoformat(),
+        errors=errors or {},
+        dialog=dialog,
+        notice=notice,
+        expired_on=account["business_until"].isoformat() if expired else "",
+        filings=await filings_for_account(rt, account["id"]) if refusal is None else [],
+        hidden_reason=_(HIDDEN_REASONS.get(refusal, REFUSAL_MESSAGES.get(refusal, ""))) if refusal else "",
+        upgrade_url=UPGRADE_PATH,
+    )
+
+
+@get("/business", include_in_schema=False)
+async def business_page(request: HTMXRequest, done: str = "", resume: str = "") -> Response:
+    account, away = await _signed_in(request, "/business")
+    if away:
+        return away
+    if resume:
+        return await _resume(request, account)
+    notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
+    return await _page(request, account, notice=notice)
+
+
+async def _resume(request: HTMXRequest, account: dict) -> Response:
+    """Back from the level-4 face scan: the 是 chosen before it is saved now (once)."""
+    rt = runtime_of(request)
+    flow = await flows.load_flow(rt, request, PENDING_FLOW)
+    if (
+        flow is None
+        or flow.account_id != account["id"]
+        or not await flows.claim(flow, PENDING_STATE, "applied")
+    ):
+        return await _page(request, account)
+    done = await flows.finish(rt, flow)
+    until = forms.parse_iso_date(str(flow.data.get("until", "")))
+    result = await set_business_registration(rt, account["id"], True, until, origin_of(request))
+    account = await Account.select().where(Account.id == account["id"]).first()
+    if result.ok:
+        return await _page(request, account, notice=_(DONE_NOTICES["on"]), cookies=[done])
+    if result.refusal is Refusal.NEEDS_LEVEL_4:  # came back without the upgrade: nothing was saved
+        return await _page(request, account, cookies=[done])
+    errors = {SWITCH_ERRORS.get(result.refusal, "business"): _(REFUSAL_MESSAGES[result.refusal])}
+    return await _page(
+        request,
+        account,
+        choice="yes",
+        until=until.isoformat() if until else "",
+        errors=errors,
+        cookies=[done],
+    )
+
+
+def _read_switch(data: dict, errors: dict[str, str]) -> tuple[bool | None, date | None, str]:
+    choice = forms.text(data, "business", 8)
+    raw_until = forms.text(data, "until", 10)
+    if choice not in {"yes", "no"}:
+        errors["business"] = _("请选择是否办理工商登记注册")
+        return None, None, raw_until
+    until = None
+    if choice == "yes":
+        until = forms.parse_iso_date(raw_until) if raw_until.strip() else None
+        if raw_until.strip() and until is None:
+            errors["until"] = _("请输入正确的截止日期")
+    return choice == "yes", until, raw_until
+
+
+@post("/business/switch", include_in_schema=False)
+async def business_switch(request: HTMXRequest, data: Form) -> Response:
+    rt = runtime_of(request)
+    account, away = await _signed_in(request, "/business")
+    if away:
+        return away
+    errors: dict[str, str] = {}
+    enabled, until, raw_until = _read_switch(data, errors)
+    choice = {True: "yes", False: "no"}.get(enabled, "")
+    if errors:
+        return await _page(request, account, choice=choice, until=raw_until, errors=errors)
+    result = await set_business_registration(rt, account["id"], enabled, until, origin_of(request))
+    shown_until = result.until.isoformat() if result.until else raw_until
+    if result.refusal is Refusal.NEEDS_LEVEL_4:
+        return await _page(request, account, choice="yes", until=shown_until, dialog=True)
+    if not result.ok:
+        errors[SWITCH_ERRORS.get(result.refusal, "business")] = _(REFUSAL_MESSAGES[result.refusal])
+        return await _page(request, account, choice=choice, until=shown_until, errors=errors)
+    return redirect(request, f"/business?done={'on' if enabled else 'off'}")
+
+
+@post("/business/upgrade", include_in_schema=False)
+async def business_upgrade(request: HTMXRequest, data: Form) -> Response:
+    """确定 in the 提升实名等级 dialog: keep the 是 and its end date, then go to the level-4 face scan,
+    which comes back to /business?resume=1. (取消 is a plain link back: nothing is kept.)"""
+    rt = runtime_of(request)
+    account, away = await _signed_in(request, "/business")
+    if away:
+        return away
+    errors: dict[str, str] = {}
+    _enabled, until, raw_until = _read_switch({**data, "business": "yes"}, errors)
+    if errors:
+        return await _page(request, account, choice="yes", until=raw_until, errors=errors)
+    if account["level"] >= 4:  # upgraded meanwhile (another tab): save right away
+        result = await set_business_registration(rt, account["id"], True, until, origin_of(request))
+        if result.ok:
+            return redirect(request, "/business?done=on")
+        errors[SWITCH_ERRORS.get(result.refusal, "business")] = _(REFUSAL_MESSAGES[result.refusal])
+        return await _page(request, account, choice="yes", until=raw_until, errors=errors)
+    _flow, cookie = await flows.start_flow(
+        rt,
+        PENDING_FLOW,
+        PENDING_STATE,
+        account["id"],
+        minutes=PENDING_MINUTES,
+        until=until.isoformat() if until else "",
+    )
+    return redirect(request, UPGRADE_PATH, cookies=[cookie])
+
+
+@get("/business/filings/{ref:str}", include_in_schema=False)
+async def filing_page(request: HTMXRequest, ref: FromPath[str]) -> Response:
+    rt = runtime_of(request)
+    account, away = await _signed_in(request, f"/business/filings/{ref}")
+    if away:
+        return away
+    if business_refusal(account, rt.clock.today()) is not None:
+        return redirect(request, "/business")
+    detail = await filing_detail_for_account(rt, account["id"], ref)
+    if detail is None:
+        raise NotFoundException()
+    return render(
+        request,
+        "business/filing.html",
+        "business/filing_panel.html",
+        filing=detail,
+        confirm_url=f"/business/filings/{quote(detail.reference)}/decide?decision=confirm",
+        decline_url=f"/business/filings/{quote(detail.reference)}/decide?decision=decline",
+    )
+
+
+ROUTES = [business_page, business_switch, business_upgrade, filing_page]

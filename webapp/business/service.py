@@ -1,0 +1,587 @@
+"""Business registration (工商注册): filings from the registration system, and what a named person sees
+and decides.
+
+Every decision re-checks everything itself inside one write transaction (the filing's lock, the
+change-feed lock and the account's lock), so parallel confirmations leave one consistent status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from piccolo.query.functions.aggregate import Max
+
+from webapp import audit
+from webapp.accounts.tables import Account
+from webapp.accounts.views import mask_id_number, mask_name
+from webapp.business.rules import (
+    DECISIONS,
+    KINDS,
+    ROLES,
+    STATUSES,
+    NewFiling,
+    business_until_problem,
+    default_business_until,
+    filing_status,
+)
+from webapp.business.tables import Filing, FilingPerson
+from webapp.clock import SHANGHAI
+from webapp.db import write_transaction
+from webapp.i18n import N_
+from webapp.runtime import Runtime
+
+# Every change of a filing takes this lock and numbers itself (change_seq): the API's change feed can
+# then never skip a change that commits late.
+CHANGES_LOCK = "filing-changes"
+MAX_REFERENCE_LENGTH = 24
+ACCOUNT_LIST_LIMIT = 200  # the newest filings naming one person (an agent may be named in very many)
+
+
+def filing_lock(reference: str) -> str:
+    return f"filing:{reference}"
+
+
+class Refusal(StrEnum):
+    ACCOUNT_INACTIVE = "account_inactive"
+    NEEDS_LEVEL_4 = "needs_level_4"
+    BUSINESS_OFF = "business_off"
+    BUSINESS_EXPIRED = "business_expired"
+    NOT_NAMED = "not_named"
+    ALREADY_DECIDED = "already_decided"
+    FILING_CLOSED = "filing_closed"
+    NAME_MISMATCH = "name_mismatch"
+    FACE_NOT_MATCHED = "face_not_matched"
+    INVALID_DECISION = "invalid_decision"
+    UNTIL_IN_PAST = "until_in_past"
+    UNTIL_TOO_FAR = "until_too_far"
+
+
+REFUSAL_MESSAGES: dict[Refusal, str] = {
+    Refusal.ACCOUNT_INACTIVE: N_("账号不可用"),
+    Refusal.NEEDS_LEVEL_4: N_("只有实名等级为四级的用户才可以参与工商注册"),
+    Refusal.BUSINESS_OFF: N_("请先选择办理工商登记注册"),
+    Refusal.BUSINESS_EXPIRED: N_("工商登记注册已过截止日期，请重新设置"),
+    Refusal.NOT_NAMED: N_("未找到与您相关的工商登记申请"),
+    Refusal.ALREADY_DECIDED: N_("您已处理过该申请"),
+    Refusal.FILING_CLOSED: N_("该申请已结束，无需再处理"),
+    Refusal.NAME_MISMATCH: N_("申请中的姓名与您的实名信息不一致，无法确认，请拒绝后联系申请人更正"),
+    Refusal.FACE_NOT_MATCHED: N_("人脸核验未通过"),
+    Refusal.INVALID_DECISION: N_("请选择确认或拒绝"),
+    Refusal.UNTIL_IN_PAST: N_("截止日期不能早于今天"),
+    Refusal.UNTIL_TOO_FAR: N_("截止日期最长为一年"),
+}
+
+
+class IdempotencyConflict(Exception):
+    """The Idempotency-Key was used before with another request body."""
+
+    def __init__(self, reference: str):
+        super().__init__(reference)
+        self.reference = reference
+
+
+@dataclass(frozen=True)
+class FaceEvidence:
+    """What the face check decided: the embedding distance and the liveness figures (no image)."""
+
+    distance: float
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+# --- what the registration system reads -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonStatus:
+    name: str  # masked
+    id_number: str  # masked
+    role: str
+    status: str
+    decided_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FilingStatus:
+    reference: str
+    company_name: str
+    kind: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    change_seq: int
+    persons: list[PersonStatus]
+
+
+def _shanghai_day(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y%m%d")
+
+
+async def _next_reference(now: datetime) -> str:
+    """F + the Shanghai date + a daily sequence (F2026112800001). Callers hold CHANGES_LOCK."""
+    prefix = f"F{_shanghai_day(now)}"
+    last = (
+        await Filing.select(Filing.reference)
+        .where(Filing.reference.like(f"{prefix}%"))
+        .order_by(Filing.id, ascending=False)
+        .first()
+    )
+    number = int(last["reference"][len(prefix) :]) + 1 if last else 1
+    return f"{prefix}{number:05d}"
+
+
+async def _next_change_seq() -> int:
+    row = await Filing.select(Max(Filing.change_seq, alias="last")).first()
+    return (row["last"] or 0) + 1 if row else 1
+
+
+def request_hash(rt: Runtime, new: NewFiling) -> str:
+    """Keyed, because the request holds ID numbers."""
+    return rt.keyring.keyed_hash("filing-request", new.canonical())
+
+
+async def create_filing(
+    rt: Runtime,
+    new: NewFiling,
+    origin: audit.Origin,
+    api_key_id: int | None = None,
+    idempotency_key: str | None = None,
+) -> tuple[str, bool]:
+    """(reference, created). The same idempotency key with the same request returns the first filing
+    (created=False); with another request it raises IdempotencyConflict."""
+    digest = request_hash(rt, new)
+    now = rt.clock.now()
+    k = rt.keyring
+    async with write_transaction(CHANGES_LOCK):
+        if idempotency_key is not None:
+            same_key = Filing.idempotency_key == idempotency_key
+            owner = Filing.api_key.is_null() if api_key_id is None else Filing.api_key == api_key_id
+            existing = (
+                await Filing.select(Filing.reference, Filing.request_hash).where(same_key & owner).first()
+            )
+            if existing is not None:
+                if existing["request_hash"] != digest:
+                    raise IdempotencyConflict(existing["reference"])
+                return existing["reference"], False
+        reference = await _next_reference(now)
+        rows = await Filing.insert(
+            Filing(
+                reference=reference,
+                company_name=new.company_name,
+                kind=new.kind,
+                status="pending",
+                api_key=api_key_id,
+                idempotency_key=idempotency_key,
+                request_hash=digest,
+                change_seq=await _next_change_seq(),
+                created_at=now,
+                updated_at=now,
+            )
+        ).returning(Filing.id)
+        filing_id = rows[0]["id"]
+        await FilingPerson.insert(
+            *(
+                FilingPerson(
+                    filing=filing_id,
+                    name=k.encrypt(person.name, "filing_person.name"),
+                    id_number=k.encrypt(person.id_number, "filing_person.id_number"),
+                    id_index=rt.id_index(person.id_number),
+                    role=person.role,
+                    status="pending",
+                )
+                for person in new.persons
+            )
+        )
+        await audit.record(
+            "filing_created",
+            now,
+            origin,
+            None,
+            filing=reference,
+            kind=new.kind,
+            persons=len(new.persons),
+            api_key_id=api_key_id,
+        )
+    return reference, True
+
+
+async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[dict]]:
+    grouped: dict[int, list[dict]] = {i: [] for i in filing_ids}
+    if filing_ids:
+        rows = (
+            await FilingPerson.select().where(FilingPerson.filing.is_in(filing_ids)).order_by(FilingPerson.id)
+        )
+        for row in rows:
+            grouped[row["filing"]].append(row)
+    return grouped
+
+
+def _person_status(rt: Runtime, row: dict) -> PersonStatus:
+    k = rt.keyring
+    return PersonStatus(
+        name=mask_name(k.decrypt_text(row["name"], "filing_person.name")),
+        id_number=mask_id_number(k.decrypt_text(row["id_number"], "filing_person.id_number")),
+        role=row["role"],
+        status=row["status"],
+        decided_at=row["decided_at"],
+    )
+
+
+def _filing_status(rt: Runtime, row: dict, persons: list[dict]) -> FilingStatus:
+    return FilingStatus(
+        reference=row["reference"],
+        company_name=row["company_name"],
+        kind=row["kind"],
+        status=row["status"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        change_seq=row["change_seq"],
+        persons=[_person_status(rt, p) for p in persons],
+    )
+
+
+async def filing_status_by_reference(rt: Runtime, reference: str) -> FilingStatus | None:
+    if not reference or len(reference) > MAX_REFERENCE_LENGTH:
+        return None
+    row = await Filing.select().where(Filing.reference == reference).first()
+    if row is None:
+        return None
+    persons = await _persons_by_filing([row["id"]])
+    return _filing_status(rt, row, persons[row["id"]])
+
+
+async def list_filing_statuses(
+    rt: Runtime, changed_since: datetime | None, after_seq: int | None, limit: int
+) -> tuple[list[FilingStatus], bool]:
+    """Filings in the order they changed (updated_at order), after a cursor; (page, more_to_come)."""
+    query = Filing.select().order_by(Filing.change_seq).limit(limit + 1)
+    if changed_since is not None:
+        query = query.where(Filing.updated_at >= changed_since)
+    if after_seq is not None:
+        query = query.where(Filing.change_seq > after_seq)
+    rows = await query
+    more = len(rows) > limit
+    rows = rows[:limit]
+    persons = await _persons_by_filing([r["id"] for r in rows])
+    return [_filing_status(rt, r, persons[r["id"]]) for r in rows], more
+
+
+# --- what a named person sees and decides -----------------------------------------------------------
+
+
+def business_refusal(account: dict | None, today: date) -> Refusal | None:
+    """Why this account may not take part in business registration today (None: it may)."""
+    if account is None or account["state"] != "active":
+        return Refusal.ACCOUNT_INACTIVE
+    if account["level"] < 4:
+        return Refusal.NEEDS_LEVEL_4
+    if not account["business_registration"]:
+        return Refusal.BUSINESS_OFF
+    if account["business_until"] is None or account["business_until"] < today:
+        return Refusal.BUSINESS_EXPIRED
+    return None
+
+
+async def _account(account_id: int) -> dict | None:
+    return await Account.select().where(Account.id == account_id).first()
+
+
+async def business_refusal_for(rt: Runtime, account_id: int) -> Refusal | None:
+    return business_refusal(await _account(account_id), rt.clock.today())
+
+
+@dataclass(frozen=True)
+class FilingSummary:
+    reference: str
+    company_name: str
+    kind: str
+    kind_label: str  # gettext source
+    status: str
+    status_label: str
+    my_role: str
+    my_role_label: str
+    my_status: str
+    my_status_label: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def needs_action(self) -> bool:
+        return self.my_status == "pending" and self.status == "pending"
+
+
+@dataclass(frozen=True)
+class NamedPersonView:
+    name: str  # masked, also for the account holder
+    role: str
+    role_label: str
+    status: str
+    status_label: str
+    decided_at: datetime | None
+    is_me: bool
+
+
+@dataclass(frozen=True)
+class FilingDetail(FilingSummary):
+    my_decided_at: datetime | None = None
+    name_matches: bool = True  # the filing's name for this ID number is the account's verified name
+    persons: tuple[NamedPersonView, ...] = ()
+
+
+def _summary_fields(filing: dict, mine: dict) -> dict[str, Any]:
+    return {
+        "reference": filing["reference"],
+        "company_name": filing["company_name"],
+        "kind": filing["kind"],
+        "kind_label": KINDS.get(filing["kind"], filing["kind"]),
+        "status": filing["status"],
+        "status_label": STATUSES.get(filing["status"], filing["status"]),
+        "my_role": mine["role"],
+        "my_role_label": ROLES.get(mine["role"], mine["role"]),
+        "my_status": mine["status"],
+        "my_status_label": STATUSES.get(mine["status"], mine["status"]),
+        "created_at": filing["created_at"],
+        "updated_at": filing["updated_at"],
+    }
+
+
+async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummary]:
+    """The filings that name this account's ID number (the newest 200); none unless it may take part
+    today. Those waiting for this person come first, then the newest."""
+    account = await _account(account_id)
+    if business_refusal(account, rt.clock.today()) is not None:
+        return []
+    mine = (
+        await FilingPerson.select(FilingPerson.filing, FilingPerson.role, FilingPerson.status)
+        .where(FilingPerson.id_index == account["id_index"])
+        .order_by(FilingPerson.id, ascending=False)
+        .limit(ACCOUNT_LIST_LIMIT)
+    )
+    if not mine:
+        return []
+    by_filing = {row["filing"]: row for row in mine}
+    filings = await Filing.select().where(Filing.id.is_in(list(by_filing)))
+    summaries = [FilingSummary(**_summary_fields(f, by_filing[f["id"]])) for f in filings]
+    summaries.sort(key=lambda s: s.created_at, reverse=True)
+    summaries.sort(key=lambda s: not s.needs_action)
+    return summaries
+
+
+async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: str) -> FilingDetail | None:
+    """None when the filing does not name this account (or does not exist, or the account may not
+    take part today): the caller cannot tell these apart."""
+    if not filing_ref or len(filing_ref) > MAX_REFERENCE_LENGTH:
+        return None
+    account = await _account(account_id)
+    if business_refusal(account, rt.clock.today()) is not None:
+        return None
+    filing = await Filing.select().where(Filing.reference == filing_ref).first()
+    if filing is None:
+        return None
+    persons = (await _persons_by_filing([filing["id"]]))[filing["id"]]
+    mine = next((p for p in persons if p["id_index"] == account["id_index"]), None)
+    if mine is None:
+        return None
+    k = rt.keyring
+    views = tuple(
+        NamedPersonView(
+            name=mask_name(k.decrypt_text(p["name"], "filing_person.name")),
+            role=p["role"],
+            role_label=ROLES.get(p["role"], p["role"]),
+            status=p["status"],
+            status_label=STATUSES.get(p["status"], p["status"]),
+            decided_at=p["decided_at"],
+            is_me=p["id"] == mine["id"],
+        )
+        for p in persons
+    )
+    return FilingDetail(
+        **_summary_fields(filing, mine),
+        my_decided_at=mine["decided_at"],
+        name_matches=_same_name(rt, mine, account),
+        persons=views,
+    )
+
+
+def _same_name(rt: Runtime, person: dict, account: dict) -> bool:
+    k = rt.keyring
+    return k.decrypt_text(person["name"], "filing_person.name") == k.decrypt_text(
+        account["name"], "account.name"
+    )
+
+
+@dataclass(frozen=True)
+class DecisionResult:
+    refusal: Refusal | None
+    filing_status: str | None = None  # the filing's status after the decision
+    person_status: str | None = None  # this person's status after the decision
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+
+def _face_distance(face: FaceEvidence) -> float | None:
+    """The distance as a plain float (numpy's float32 is no float subclass), or None if it is none."""
+    try:
+        distance = float(face.distance)
+    except (TypeError, ValueError):
+        return None
+    return distance if math.isfinite(distance) else None
+
+
+def _face_matches(rt: Runtime, face: FaceEvidence) -> bool:
+    distance = _face_distance(face)
+    return distance is not None and 0 <= distance <= rt.settings.face_threshold
+
+
+async def decide(
+    rt: Runtime,
+    account_id: int,
+    filing_ref: str,
+    decision: str,
+    face: FaceEvidence,
+    origin: audit.Origin,
+) -> DecisionResult:
+    """Record this person's 确认 or 拒绝 of a filing, after a fresh face scan.
+
+    Re-checks everything under the locks: level 4, the business switch and its end date, that the
+    filing names this account's ID number, that the person's entry and the filing are still pending.
+    The filing becomes ``confirmed`` when everyone confirmed, ``declined`` when anyone declined.
+    """
+    now = rt.clock.now()
+    reference = filing_ref if isinstance(filing_ref, str) else ""
+    if decision not in DECISIONS:
+        return await _refused(Refusal.INVALID_DECISION, now, origin, account_id, reference)
+    if not reference or len(reference) > MAX_REFERENCE_LENGTH:
+        return await _refused(Refusal.NOT_NAMED, now, origin, account_id, "")
+    first_look = await _account(account_id)
+    if first_look is None:
+        return await _refused(Refusal.ACCOUNT_INACTIVE, now, origin, account_id, reference)
+    async with write_transaction(filing_lock(reference), CHANGES_LOCK, first_look["id_index"]):
+        account = await _account(account_id)
+        refusal = business_refusal(account, rt.clock.today())
+        filing = await Filing.select().where(Filing.reference == reference).first()
+        mine = None
+        if refusal is None and filing is not None:
+            mine = (
+                await FilingPerson.select()
+                .where((FilingPerson.filing == filing["id"]) & (FilingPerson.id_index == account["id_index"]))
+                .first()
+            )
+        if refusal is None and mine is None:
+            refusal = Refusal.NOT_NAMED
+        elif refusal is None and mine["status"] != "pending":
+            refusal = Refusal.ALREADY_DECIDED
+        elif refusal is None and filing["status"] != "pending":
+            refusal = Refusal.FILING_CLOSED
+        elif refusal is None and decision == "confirm" and not _same_name(rt, mine, account):
+            refusal = Refusal.NAME_MISMATCH
+        elif refusal is None and not _face_matches(rt, face):
+            refusal = Refusal.FACE_NOT_MATCHED
+        if refusal is not None:
+            return await _refused(refusal, now, origin, account_id, reference)
+
+        status = DECISIONS[decision]
+        claimed = (
+            await FilingPerson.update(
+                {
+                    FilingPerson.status: status,
+                    FilingPerson.decided_at: now,
+                    FilingPerson.decided_ip: origin.ip[:45],
+                    FilingPerson.decided_user_agent: origin.user_agent[:300],
+                    FilingPerson.account: account_id,
+                    FilingPerson.face_distance: _face_distance(face),
+                    FilingPerson.face_figures: json.dumps(face.figures, default=str, sort_keys=True),
+                }
+            )
+            .where((FilingPerson.id == mine["id"]) & (FilingPerson.status == "pending"))
+            .returning(FilingPerson.id)
+        )
+        if not claimed:  # cannot happen under the locks; the condition is the last line of defence
+            return await _refused(Refusal.ALREADY_DECIDED, now, origin, account_id, reference)
+        statuses = await FilingPerson.select(FilingPerson.status).where(FilingPerson.filing == filing["id"])
+        new_status = filing_status([row["status"] for row in statuses])
+        await Filing.update(
+            {
+                Filing.status: new_status,
+                Filing.updated_at: now,
+                Filing.change_seq: await _next_change_seq(),
+            }
+        ).where(Filing.id == filing["id"])
+        await audit.record(
+            f"filing_{status}",
+            now,
+            origin,
+            account_id,
+            filing=reference,
+            role=mine["role"],
+            filing_status=new_status,
+            face_distance=_face_distance(face),
+            face_figures=face.figures,
+        )
+    return DecisionResult(None, filing_status=new_status, person_status=status)
+
+
+async def _refused(
+    refusal: Refusal, now: datetime, origin: audit.Origin, account_id: int, reference: str
+) -> DecisionResult:
+    await audit.record(
+        "filing_decision_refused", now, origin, account_id, reason=str(refusal), filing=reference[:24]
+    )
+    return DecisionResult(refusal)
+
+
+# --- the 是否办理工商登记注册 switch ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessSwitch:
+    refusal: Refusal | None
+    enabled: bool = False
+    until: date | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.refusal is None
+
+
+async def set_business_registration(
+    rt: Runtime, account_id: int, enabled: bool, until: date | None, origin: audit.Origin
+) -> BusinessSwitch:
+    """是 needs level 4 (refusal ``needs_level_4``: the UI offers 提升实名等级) and an end date that is not
+    in the past and at most one year ahead (default: 90 days). 否 always succeeds."""
+    today = rt.clock.today()
+    now = rt.clock.now()
+    first_look = await _account(account_id)
+    if first_look is None or first_look["state"] != "active":
+        return BusinessSwitch(Refusal.ACCOUNT_INACTIVE)
+    if enabled:
+        until = until or default_business_until(today)
+        problem = business_until_problem(until, today)
+        if problem:
+            return BusinessSwitch(Refusal(problem), enabled, until)
+    else:
+        until = None
+    async with write_transaction(first_look["id_index"]):
+        account = await _account(account_id)
+        if account is None or account["state"] != "active":
+            return BusinessSwitch(Refusal.ACCOUNT_INACTIVE)
+        if enabled and account["level"] < 4:
+            return BusinessSwitch(Refusal.NEEDS_LEVEL_4, enabled, until)
+        await Account.update(
+            {Account.business_registration: enabled, Account.business_until: until, Account.updated_at: now}
+        ).where(Account.id == account_id)
+        await audit.record(
+            "business_registration_changed",
+            now,
+            origin,
+            account_id,
+            enabled=enabled,
+            until=until.isoformat() if until else None,
+        )
+    return BusinessSwitch(None, enabled, until)
