@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from functools import cache
@@ -137,6 +138,18 @@ def _is_database_error(exc: BaseException) -> bool:
     return False
 
 
+async def purge_hourly(runtime: Runtime) -> None:
+    """Retention: expired codes, sessions, flows and limit events go within the hour (DESIGN §8)."""
+    from webapp.retention import purge_expired
+
+    while True:
+        try:
+            log.info(await purge_expired(runtime))
+        except Exception as error:  # a database hiccup must not end the loop
+            log.warning("purge failed: %s", type(error).__name__)
+        await asyncio.sleep(3600)
+
+
 def _configure_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.undefined = StrictUndefined
@@ -163,11 +176,16 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.devtools import ROUTES as DEV_ROUTES
     from webapp.faceflows.routes import ROUTES as FACE_ROUTES
 
+    background: list[asyncio.Task] = []
+
     async def start() -> None:
         db.bind(db.make_engine(settings.database_url))
         await db.ensure_pool()
+        background.append(asyncio.create_task(purge_hourly(runtime)))
 
     async def stop() -> None:
+        for task in background:
+            task.cancel()
         await db.close_pool()
         runtime.close()
 
