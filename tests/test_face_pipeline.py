@@ -345,14 +345,14 @@ def test_cli_compare_match(capsys, models):
     args = parse(
         "face", "compare", str(FACES / "obama-1.jpg"), str(FACES / "obama-2.jpg"), "--threshold", "0.5"
     )
-    assert args.func(args) == 0
+    assert args.handler(args) == 0
     out = capsys.readouterr().out
     assert "distance: 0.3" in out and "same person" in out
 
 
 def test_cli_compare_json_no_match(capsys, models):
     args = parse("face", "compare", str(FACES / "obama-1.jpg"), str(FACES / "biden-1.jpg"), "--json")
-    assert args.func(args) == 1
+    assert args.handler(args) == 1
     result = json.loads(capsys.readouterr().out)
     assert result["match"] is False and result["distance"] > 0.6
 
@@ -360,20 +360,20 @@ def test_cli_compare_json_no_match(capsys, models):
 def test_cli_threshold_default_from_environment(capsys, monkeypatch, models):
     monkeypatch.setenv("WEBAPP_FACE_THRESHOLD", "0.3")
     args = parse("face", "compare", str(FACES / "obama-1.jpg"), str(FACES / "obama-2.jpg"), "--json")
-    assert args.func(args) == 1
+    assert args.handler(args) == 1
     assert json.loads(capsys.readouterr().out)["threshold"] == 0.3
 
 
 def test_cli_compare_unreadable_file(capsys, tmp_path, models):
     missing = tmp_path / "missing.jpg"
     args = parse("face", "compare", str(FACES / "obama-1.jpg"), str(missing))
-    assert args.func(args) == 2
+    assert args.handler(args) == 2
     assert "missing.jpg" in capsys.readouterr().err
 
     text = tmp_path / "notes.jpg"
     text.write_text("not a photo")
     args = parse("face", "compare", str(text), str(FACES / "obama-1.jpg"), "--json")
-    assert args.func(args) == 2
+    assert args.handler(args) == 2
     captured = capsys.readouterr()
     assert json.loads(captured.out)["error"] == "not_image"
     assert "notes.jpg" in captured.err
@@ -381,5 +381,5 @@ def test_cli_compare_unreadable_file(capsys, tmp_path, models):
 
 def test_cli_compare_needs_exactly_one_face(capsys, models):
     args = parse("face", "compare", str(FACES / "obama-partial-face.jpg"), str(FACES / "obama-1.jpg"))
-    assert args.func(args) == 2
+    assert args.handler(args) == 2
     assert "人脸不完整" in capsys.readouterr().err

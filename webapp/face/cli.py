@@ -67,7 +67,7 @@ def add_face_commands(subparsers) -> argparse.ArgumentParser:
         default=None,
         help="largest distance that counts as the same person (default: WEBAPP_FACE_THRESHOLD, else 0.5)",
     )
-    compare.set_defaults(func=run_compare)
+    compare.set_defaults(handler=run_compare)
     return face
 
 
