@@ -103,6 +103,57 @@ async def loop_stall(pool, frames, challenge, checks: int) -> tuple[float, float
     return worst, elapsed, ticks
 
 
+async def healthz_during_storm(pool, frames, challenge, checks: int) -> tuple[list[float], list[float]]:
+    """/healthz latencies (s) of the real app on this event loop: idle, then while ``checks`` face checks
+    run back to back through the same pool, as in one server process."""
+    import tempfile
+    from dataclasses import replace
+
+    import httpx
+
+    from webapp import db
+    from webapp.app import create_app
+    from webapp.cli import run_migrations
+    from webapp.face.check import run_face_check
+    from webapp.runtime import build_runtime
+    from webapp.settings import Settings
+
+    folder = tempfile.mkdtemp(prefix="bench-face-")
+    settings = replace(Settings(), database_url=f"sqlite:///{folder}/bench.sqlite3", secret_key="b" * 40)
+    db.bind(db.make_engine(settings.database_url))
+    await run_migrations()
+    runtime = build_runtime(settings)
+    runtime._face_pool = pool
+    app = create_app(runtime=runtime)
+    for hook in app.on_startup:
+        await hook()
+
+    async def poll(client, until: asyncio.Event, latencies: list[float]) -> None:
+        while not until.is_set():
+            began = time.perf_counter()
+            response = await client.get("/healthz")
+            assert response.status_code == 200
+            latencies.append(time.perf_counter() - began)
+            await asyncio.sleep(0.02)
+
+    idle, storm = [], []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench") as client:
+        stop = asyncio.Event()
+        poller = asyncio.create_task(poll(client, stop, idle))
+        await asyncio.sleep(1.0)
+        stop.set()
+        await poller
+        stop = asyncio.Event()
+        poller = asyncio.create_task(poll(client, stop, storm))
+        for _ in range(checks):
+            assert (await run_face_check(pool, frames, challenge)).ok
+        stop.set()
+        await poller
+    for hook in app.on_shutdown:
+        await hook()
+    return idle, storm
+
+
 async def in_loop_stall(frames) -> float:
     """For contrast: the stall when one burst is analysed on the event loop (what the pool avoids)."""
     from webapp.face.pipeline import analyze_bytes
@@ -243,6 +294,12 @@ async def main() -> int:
         print(
             f"{LOOP_CHECKS} checks in {elapsed:.2f} s ({elapsed / LOOP_CHECKS * 1000:.0f} ms each), "
             f"{ticks} ticks of 10 ms: max loop stall {worst * 1000:.1f} ms"
+        )
+        idle, storm = await healthz_during_storm(two, small, challenge, LOOP_CHECKS)
+        print(
+            f"/healthz of the app on the same loop: idle median {statistics.median(idle) * 1000:.1f} ms "
+            f"(max {max(idle) * 1000:.1f}); during the storm median {statistics.median(storm) * 1000:.1f} ms "
+            f"(max {max(storm) * 1000:.1f}, {len(storm)} answers, all 200)"
         )
         contrast = await in_loop_stall(small)
         print(

@@ -103,3 +103,20 @@ def test_production_refuses_to_start_without_a_secret_key():
         load_settings({"WEBAPP_SECRET_KEY": "k" * 40, "WEBAPP_SMS_CHANNEL": "console"})
     assert load_settings({"WEBAPP_SECRET_KEY": "k" * 40, "WEBAPP_PORT": "9000"}).port == 9000
     assert Settings().env == "production"
+
+
+async def test_static_assets_are_fingerprinted_immutable_and_compressed(client):
+    from webapp.staticfiles import asset_url
+
+    page = await client.get("/login")
+    url = asset_url("css/app.css")
+    assert f'href="{url}"' in page.text
+    current = await client.get(url, headers={"accept-encoding": "gzip"})
+    assert current.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert current.headers["content-encoding"] == "gzip"
+    stale = await client.get("/static/css/app.css?v=0123456789ab")
+    assert stale.headers["cache-control"] == "no-cache"
+    assert (await client.get("/static/../pyproject.toml")).status_code == 404
+    assert (await client.get("/static/%2e%2e/README.md")).status_code == 404
+    sw = await client.get("/sw.js")
+    assert f'"{url}"' in sw.text and '"/static/css/app.css"' not in sw.text

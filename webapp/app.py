@@ -11,24 +11,24 @@ from pathlib import Path
 import asyncpg
 from jinja2 import StrictUndefined
 from litestar import Litestar, Request, Response, get
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import NotFoundException
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
-from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from webapp import db
 from webapp.i18n import LOCALES, _, current_locale, ngettext
 from webapp.runtime import Runtime, build_runtime
-from webapp.settings import PROJECT_ROOT, Settings, load_settings
+from webapp.settings import Settings, load_settings
+from webapp.staticfiles import STATIC_DIR, asset_url, static_file
 from webapp.web import LocaleMiddleware, redirect, safe_next, security_headers_hook, set_locale
 
 log = logging.getLogger("webapp")
 
 PACKAGE_DIR = Path(__file__).parent
-STATIC_DIR = PROJECT_ROOT / "static"
 SHELL_FILES = [
     "css/app.css",
     "js/app.js",
@@ -81,6 +81,9 @@ def _select_one():
 @get("/sw.js", include_in_schema=False)
 async def service_worker() -> Response:
     source = (STATIC_DIR / "sw.js").read_text().replace("__SHELL_VERSION__", shell_version())
+    for name in SHELL_FILES:  # precache the fingerprinted URLs the pages ask for
+        if name != "manifest.webmanifest":
+            source = source.replace(f'"/static/{name}"', f'"{asset_url(name)}"')
     return Response(source, media_type="text/javascript", headers={"cache-control": "no-cache"})
 
 
@@ -158,7 +161,7 @@ def _configure_templates(engine: JinjaTemplateEngine) -> None:
     env.globals.update(
         locales=LOCALES,
         current_locale=current_locale.get,
-        static=lambda path: f"/static/{path}",
+        static=asset_url,
     )
 
 
@@ -196,7 +199,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         manifest,
         offline,
         choose_language,
-        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        static_file,
         *ACCOUNT_ROUTES,
         *REGISTER_ROUTES,
         *ACTIVATION_ROUTES,
@@ -232,6 +235,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         before_send=[security_headers_hook(hsts=not settings.dev)],
         exception_handlers={Exception: _error_page},
         request_max_body_size=2 * 1024 * 1024,
+        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         debug=False,
         # The OpenAPI schema documents /api/v1 only: HTML pages are left out at the app layer and the
         # API router opts back in. Served as JSON at /api/v1/schema.
