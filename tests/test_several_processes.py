@@ -85,3 +85,42 @@ async def test_twenty_concurrent_sends_across_two_processes_deliver_exactly_one(
     )
     time.sleep(0.2)
     assert len(smtp_sink.to(phone)) == 1
+
+
+async def test_sessions_and_locks_hold_across_processes(two_servers, rt):
+    from tests import factories
+
+    _id, _record, phone = await factories.account(rt)
+    one, two = (httpx.AsyncClient(base_url=url, timeout=30) for url in two_servers)
+    page = await one.get("/login")
+    csrf_cookie = page.headers["set-cookie"].split(";")[0]
+    token = TOKEN.search(page.text).group(1)
+    headers = {"cookie": csrf_cookie}
+    login = await one.post(
+        "/login",
+        data={"identifier": phone, "password": factories.PASSWORD, "_csrf_token": token},
+        headers=headers,
+    )
+    session_cookie = login.headers["set-cookie"].split(";")[0]
+    assert session_cookie.startswith("__Host-sid=")
+    both = {"cookie": f"{csrf_cookie}; {session_cookie}"}
+    assert (await two.get("/account", headers=both)).status_code == 200  # made on one, valid on the other
+    out = await two.post("/logout", data={"_csrf_token": token}, headers=both)
+    assert out.status_code == 303
+    assert (await one.get("/account", headers=both)).headers["location"] == "/login?next=/account"
+
+    for attempt in range(5):  # the lock counts failures made on either process
+        client = (one, two)[attempt % 2]
+        await client.post(
+            "/login",
+            data={"identifier": phone, "password": f"Wrong-{attempt}-x", "_csrf_token": token},
+            headers=headers,
+        )
+    locked = await one.post(
+        "/login",
+        data={"identifier": phone, "password": factories.PASSWORD, "_csrf_token": token},
+        headers=headers,
+    )
+    assert "账号已锁定" in field_error(locked.text, "password")
+    await one.aclose()
+    await two.aclose()
