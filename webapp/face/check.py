@@ -35,6 +35,7 @@ from webapp.face.liveness import (
 )
 from webapp.face.pipeline import DEFAULT_THRESHOLD, OK, distance
 from webapp.face.pool import FaceLimits, FacePool
+from webapp.i18n import N_
 
 MAX_FRAMES = 30  # the browser sends ≈2.5–3 s at 8–10 fps
 # Camera frames are ≈320×240 to 480×360 JPEGs of 10–60 KB. Larger ones are refused (bytes, pixels)
@@ -48,9 +49,9 @@ INVALID_FRAMES = "invalid_frames"
 BAD_CHALLENGE = "bad_challenge"
 
 CHECK_MESSAGES = {
-    TOO_MANY_FRAMES: "上传的画面过多，请重新检测",
-    INVALID_FRAMES: "上传的画面无法识别，请重新检测",
-    BAD_CHALLENGE: "动作指令无效，请重新检测",
+    TOO_MANY_FRAMES: N_("上传的画面过多，请重新检测"),
+    INVALID_FRAMES: N_("上传的画面无法识别，请重新检测"),
+    BAD_CHALLENGE: N_("动作指令无效，请重新检测"),
 }
 
 _DECODE_CODES = frozenset(DECODE_MESSAGES)

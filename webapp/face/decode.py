@@ -24,6 +24,8 @@ import zlib
 import numpy as np
 from PIL import Image
 
+from webapp.i18n import N_
+
 MAX_BYTES = 2 * 1024 * 1024
 MAX_PIXELS = 4_000_000
 MAX_SIDE = 1000
@@ -41,12 +43,12 @@ _OTHER_IMAGE_MAGIC = (
 )
 
 MESSAGES = {
-    "not_image": "无法识别该文件，请上传 JPEG 或 PNG 格式的照片",
-    "unsupported_format": "仅支持 JPEG 或 PNG 格式的照片",
-    "too_large": "图片文件太大",
-    "too_many_pixels": "图片尺寸太大",
-    "truncated": "图片不完整（文件被截断），请重新拍摄或上传",
-    "corrupt": "图片已损坏，无法读取，请重新拍摄或上传",
+    "not_image": N_("无法识别该文件，请上传 JPEG 或 PNG 格式的照片"),
+    "unsupported_format": N_("仅支持 JPEG 或 PNG 格式的照片"),
+    "too_large": N_("图片文件太大"),
+    "too_many_pixels": N_("图片尺寸太大"),
+    "truncated": N_("图片不完整（文件被截断），请重新拍摄或上传"),
+    "corrupt": N_("图片已损坏，无法读取，请重新拍摄或上传"),
 }
 
 # EXIF orientation → the transpose that makes the picture upright (as PIL.ImageOps.exif_transpose).
@@ -71,7 +73,7 @@ class FaceInputError(Exception):
 
     def __init__(self, code: str, message: str | None = None) -> None:
         self.code = code
-        self.message = message if message is not None else MESSAGES.get(code, "图片无法使用")
+        self.message = message if message is not None else MESSAGES.get(code, N_("图片无法使用"))
         super().__init__(code, self.message)
 
     def __str__(self) -> str:

@@ -69,6 +69,7 @@ from webapp.face.pipeline import (
     Box,
     FrameAnalysis,
 )
+from webapp.i18n import N_
 
 # --- thresholds ------------------------------------------------------------------------------------
 
@@ -104,16 +105,16 @@ NOT_CONTINUOUS = "not_continuous"
 NOT_SAME_PERSON = "not_same_person"
 
 MESSAGES = {
-    OK: "活体检测通过",
-    NO_FACE: "未检测到人脸，请正对摄像头",
+    OK: N_("活体检测通过"),
+    NO_FACE: N_("未检测到人脸，请正对摄像头"),
     MULTIPLE_FACES: FACE_MESSAGES[MULTIPLE_FACES],
     FACE_TOO_SMALL: FACE_MESSAGES[FACE_TOO_SMALL],
     FACE_NOT_IN_FRAME: FACE_MESSAGES[FACE_NOT_IN_FRAME],
-    TOO_FEW_FRAMES: "有效画面太少，请在光线充足处正对摄像头重新检测",
-    ACTION_NOT_SEEN: "未检测到{action}动作，请按提示完成动作",
-    WRONG_ORDER: "动作顺序不正确，请先{first}，再{second}",
-    NOT_CONTINUOUS: "画面不连续，请保持人脸始终在画面中，重新检测",
-    NOT_SAME_PERSON: "检测过程中人脸发生变化，请本人重新检测",
+    TOO_FEW_FRAMES: N_("有效画面太少，请在光线充足处正对摄像头重新检测"),
+    ACTION_NOT_SEEN: N_("未检测到{action}动作，请按提示完成动作"),
+    WRONG_ORDER: N_("动作顺序不正确，请先{first}，再{second}"),
+    NOT_CONTINUOUS: N_("画面不连续，请保持人脸始终在画面中，重新检测"),
+    NOT_SAME_PERSON: N_("检测过程中人脸发生变化，请本人重新检测"),
 }
 
 _DETECTION_CODES = (NO_FACE, MULTIPLE_FACES, FACE_TOO_SMALL, FACE_NOT_IN_FRAME)
@@ -135,8 +136,8 @@ class Action(StrEnum):
         return _PROMPTS[self]
 
 
-_LABELS = {Action.BLINK: "眨眼", Action.MOUTH: "张嘴", Action.TURN: "左右转头"}
-_PROMPTS = {Action.BLINK: "请眨眨眼", Action.MOUTH: "请张张嘴", Action.TURN: "请缓慢左右转头"}
+_LABELS = {Action.BLINK: N_("眨眼"), Action.MOUTH: N_("张嘴"), Action.TURN: N_("左右转头")}
+_PROMPTS = {Action.BLINK: N_("请眨眨眼"), Action.MOUTH: N_("请张张嘴"), Action.TURN: N_("请缓慢左右转头")}
 
 _system_random = secrets.SystemRandom()
 
@@ -195,7 +196,7 @@ class LivenessResult:
 def message_for(
     code: str, challenge: tuple[Action, Action] | None = None, action: Action | None = None
 ) -> str:
-    text = MESSAGES.get(code, "活体检测未通过，请重新检测")
+    text = MESSAGES.get(code, N_("活体检测未通过，请重新检测"))
     if code == ACTION_NOT_SEEN and action is not None:
         return text.format(action=action.label)
     if code == WRONG_ORDER and challenge is not None:

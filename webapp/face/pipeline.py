@@ -15,6 +15,7 @@ import numpy as np
 
 from webapp.face.decode import MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
 from webapp.face.models import FaceModels, get_models
+from webapp.i18n import N_
 
 MIN_FACE_SIZE = 75  # px; the HOG detector finds nothing much smaller without upsampling
 DEFAULT_THRESHOLD = 0.5
@@ -27,10 +28,10 @@ FACE_NOT_IN_FRAME = "face_not_in_frame"
 
 FACE_MESSAGES = {
     OK: "",
-    NO_FACE: "未检测到人脸",
-    MULTIPLE_FACES: "检测到多张人脸，请确保画面中只有您一个人",
-    FACE_TOO_SMALL: "人脸太小，请靠近一些",
-    FACE_NOT_IN_FRAME: "人脸不完整，请将整张脸置于画面中",
+    NO_FACE: N_("未检测到人脸"),
+    MULTIPLE_FACES: N_("检测到多张人脸，请确保画面中只有您一个人"),
+    FACE_TOO_SMALL: N_("人脸太小，请靠近一些"),
+    FACE_NOT_IN_FRAME: N_("人脸不完整，请将整张脸置于画面中"),
 }
 
 # 68-point layout (iBUG 300-W): jaw 0-16, brows 17-26, nose 27-35, eyes 36-47, lips 48-67.

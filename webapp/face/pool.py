@@ -38,6 +38,7 @@ from webapp.face.pipeline import (
     embed_bytes,
     embedding,
 )
+from webapp.i18n import N_
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ T = TypeVar("T")
 class FaceWorkerError(RuntimeError):
     """A face worker process died during the call (the pool has been restarted)."""
 
-    message = "人脸识别服务暂时不可用，请稍后重试"
+    message = N_("人脸识别服务暂时不可用，请稍后重试")
 
 
 @dataclass(frozen=True)
