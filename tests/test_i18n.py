@@ -116,11 +116,6 @@ def test_face_messages_are_marked_and_translated(in_english):
         assert not CJK.search(i18n._(message)), message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="webapp/face/liveness.py message_for() fills {action}/{first}/{second} with Chinese labels before "
-    "the message reaches _(), so the formatted text is no msgid",
-)
 def test_formatted_liveness_messages_are_translated(in_english):
     from webapp.face import liveness
 
@@ -233,11 +228,6 @@ async def test_register_page_in_english_has_no_chinese_words(rt, client):
         assert HAN.findall(rest) == [], [line for line in rest.splitlines() if HAN.search(line)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="templates/partials/validity_result.html writes a fullwidth colon '：' after _('有效期结束日期') "
-    "outside _(); move it into the msgid",
-)
 async def test_register_page_in_english_has_no_cjk_characters_at_all(rt, client):
     for html, data in await _register_pages_in_english(rt, client):
         rest = _without_switcher_and_input(html, data)

@@ -69,7 +69,7 @@ from webapp.face.pipeline import (
     Box,
     FrameAnalysis,
 )
-from webapp.i18n import N_
+from webapp.i18n import N_, _
 
 # --- thresholds ------------------------------------------------------------------------------------
 
@@ -196,11 +196,12 @@ class LivenessResult:
 def message_for(
     code: str, challenge: tuple[Action, Action] | None = None, action: Action | None = None
 ) -> str:
+    """The message in the request's language (action names are filled in after translation)."""
     text = MESSAGES.get(code, N_("活体检测未通过，请重新检测"))
     if code == ACTION_NOT_SEEN and action is not None:
-        return text.format(action=action.label)
+        return _(text, action=_(action.label))
     if code == WRONG_ORDER and challenge is not None:
-        return text.format(first=challenge[0].label, second=challenge[1].label)
+        return _(text, first=_(challenge[0].label), second=_(challenge[1].label))
     return text
 
 
