@@ -434,6 +434,13 @@ async def test_the_openapi_schema_documents_the_api_only(client):
     assert components["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     post = schema["paths"]["/api/v1/filings"]["post"]
     assert {"200", "201", "400", "401", "409"} <= set(post["responses"])
+    assert post["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/FilingIn"
+    }
+    [header] = [p for p in post["parameters"] if p["in"] == "header"]
+    assert (header["name"], header["required"]) == ("Idempotency-Key", True)
+    listing = {p["name"] for p in schema["paths"]["/api/v1/filings"]["get"]["parameters"]}
+    assert listing == {"changed_since", "cursor", "limit"}
     assert (await client.get("/api/v1/schema/openapi.json")).json() == schema
 
 

@@ -229,7 +229,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             cookie_httponly=True,
             cookie_samesite="lax",
             header_name="x-csrftoken",
-            exclude=["/api/v1"],
+            exclude=["^/api/v1/"],  # a regex: anchored, so no other path can borrow the exemption
         ),
         middleware=[LocaleMiddleware],
         before_send=[security_headers_hook(hsts=not settings.dev)],

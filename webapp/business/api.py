@@ -26,7 +26,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
 from webapp.business.apikeys import authenticate
 from webapp.business.rules import KINDS, ROLES, STATUSES, FieldProblem, FilingInvalid, validate_filing
@@ -302,11 +302,11 @@ class FilingController(Controller):
     async def create(
         self,
         request: Request,
-        data: FilingIn,
+        data: JSONBody[FilingIn],
         idempotency_key: Annotated[
             str | None,
-            Parameter(
-                header="Idempotency-Key",
+            HeaderParameter(
+                name="Idempotency-Key",
                 required=True,
                 description="client-chosen key, 1-128 visible ASCII characters (a UUID, say)",
             ),
@@ -378,11 +378,13 @@ class FilingController(Controller):
         request: Request,
         changed_since: Annotated[
             str | None,
-            Parameter(description="ISO 8601 with a time zone, e.g. 2026-03-02T09:00:00+08:00"),
+            QueryParameter(description="ISO 8601 with a time zone, e.g. 2026-03-02T09:00:00+08:00"),
         ] = None,
-        cursor: Annotated[str | None, Parameter(description="`next_cursor` of the previous page")] = None,
+        cursor: Annotated[
+            str | None, QueryParameter(description="`next_cursor` of the previous page")
+        ] = None,
         limit: Annotated[
-            int | None, Parameter(description=f"page size, 1-{PAGE_MAX} (default {PAGE_DEFAULT})")
+            int | None, QueryParameter(description=f"page size, 1-{PAGE_MAX} (default {PAGE_DEFAULT})")
         ] = None,
     ) -> Response[FilingPage]:
         problems: list[FieldProblem] = []

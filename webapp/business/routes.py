@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import flows
@@ -109,7 +109,9 @@ async def _page(
 
 
 @get("/business", include_in_schema=False)
-async def business_page(request: HTMXRequest, done: str = "", resume: str = "") -> Response:
+async def business_page(
+    request: HTMXRequest, done: FromQuery[str] = "", resume: FromQuery[str] = ""
+) -> Response:
     account, away = await _signed_in(request, "/business")
     if away:
         return away

@@ -276,8 +276,8 @@ def turn_events(analyses: Sequence[FrameAnalysis], indices: Sequence[int], base:
             sides.append((side, first, last, peak))
     sides.sort(key=lambda s: s[1])
     events = []
-    for a, (side_a, first_a, _, _) in enumerate(sides):
-        for side_b, _, last_b, peak_b in sides[a + 1 :]:
+    for a, (side_a, first_a, _last_a, _peak_a) in enumerate(sides):
+        for side_b, _first_b, last_b, peak_b in sides[a + 1 :]:
             if side_b != side_a:
                 events.append(Event(Action.TURN, indices[first_a], indices[last_b], indices[peak_b]))
     return events
