@@ -226,3 +226,29 @@ async def test_first_login_guide_until_dismissed(rt, client, faces):
     assert "提升为四级实名" in (await client.get("/account")).text
     await client.post("/level/offer/dismiss", data={"_csrf_token": token}, follow_redirects=False)
     assert "提升为四级实名" not in (await client.get("/account")).text
+
+
+async def test_confirming_a_filing_takes_a_fresh_face_scan(rt, client, faces):
+    from tests.support.business import new_filing
+    from webapp.business.service import filing_status_by_reference, set_business_registration
+
+    account_id, record, _phone, token = await level3_with_photo(rt, client, faces)
+    partner = await factories.citizen(rt, "拜登")
+    reference = await new_filing(rt, (record, "legal_representative"), (partner, "shareholder"))
+    # At level 3 the decide page sends the person back, and a scan for a filing cannot even start.
+    assert (
+        await client.get(f"/business/filings/{reference}/decide?decision=confirm", follow_redirects=False)
+    ).headers["location"] == "/business"
+    assert (await scan(client, token, "filing", []))["ok"] is False
+
+    assert (await scan(client, token, "upgrade", burst(faces, "obama-2.jpg")))["ok"]
+    assert (await set_business_registration(rt, account_id, True, None, factories.ORIGIN)).ok
+    page = await client.get(f"/business/filings/{reference}/decide?decision=confirm")
+    assert "确认工商登记事项" in page.text and "人脸信息处理告知书" not in page.text  # consent given already
+    assert (await scan(client, token, "filing", burst(faces, "biden-1.jpg")))["ok"] is False  # someone else
+    await client.get(f"/business/filings/{reference}/decide?decision=confirm")
+    result = await scan(client, token, "filing", burst(faces, "obama-3.jpg"))
+    assert result == {"ok": True, "message": "已确认", "redirect": f"/business/filings/{reference}"}
+    status = await filing_status_by_reference(rt, reference)
+    assert status.status == "pending"  # the partner has not confirmed yet
+    assert [p.status for p in status.persons] == ["confirmed", "pending"]

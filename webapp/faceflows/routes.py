@@ -29,6 +29,7 @@ from webapp.web import origin_of, redirect, render, runtime_of, safe_next
 SCAN = "face"  # the flow kind holding one challenge
 LOGIN = "face_login"
 RECOVER = "recover"
+FILING = "filing_decision"
 MAX_FRAME_UPLOAD = 30
 
 
@@ -280,6 +281,43 @@ async def recover_reset(request: HTMXRequest, data: Form) -> Response:
     return redirect(request, "/login?reset=1", cookies=[done, session_cookie(request, None)])
 
 
+# ---------------------------------------------------------------- confirming a business filing
+
+
+@get("/business/filings/{reference:str}/decide")
+async def decide_page(request: HTMXRequest, reference: str, decision: str = "confirm") -> Response:
+    """确认 or 拒绝 a filing: each needs a fresh face scan against the account's own template."""
+    from webapp.business.service import filing_detail_for_account
+
+    account, away = await _account(request)
+    if away:
+        return away
+    rt = runtime_of(request)
+    detail = await filing_detail_for_account(rt, account["id"], reference)
+    if detail is None or decision not in {"confirm", "decline"} or not detail.needs_action:
+        return redirect(request, "/business")
+    _flow, cookie = await flows.start_flow(
+        rt, FILING, "identified", account["id"], minutes=10, reference=reference, decision=decision
+    )
+    title = _("确认工商登记事项") if decision == "confirm" else _("拒绝工商登记事项")
+    intro = _(
+        "{company}（{kind}）：请扫描人脸确认是本人操作。",
+        company=detail.company_name,
+        kind=_(detail.kind_label),
+    )
+    return render(
+        request,
+        "face_scan.html",
+        purpose="filing",
+        title=title,
+        back=f"/business/filings/{reference}",
+        consent_needed=False,
+        next="",
+        intro=intro,
+        cookies=[cookie],
+    )
+
+
 # ---------------------------------------------------------------- the face scan component's endpoints
 
 
@@ -293,12 +331,17 @@ async def _subject(request: Request, purpose: str) -> tuple[dict | None, object 
         if account["level"] >= 4:
             return None, None, _("已是四级实名")
         return account, None, ""
-    kind = {"login": LOGIN, "recover": RECOVER}.get(purpose)
+    kind = {"login": LOGIN, "recover": RECOVER, "filing": FILING}.get(purpose)
     if kind is None:
         return None, None, _("请求无法处理")
     flow = await flows.load_flow(rt, request, kind)
     if flow is None or flow.state != "identified":
         return None, None, _("操作已过期，请重新开始")
+    if purpose == "filing":  # signed in, and the flow is this session's account's
+        account, _away = await _account(request)
+        if account is None or account["id"] != flow.account_id:
+            return None, None, _("登录已失效，请重新登录")
+        return account, flow, ""
     account = await Account.select().where(Account.id == flow.account_id).first() if flow.account_id else None
     return account, flow, ""
 
@@ -320,7 +363,8 @@ async def scan_start(request: HTMXRequest, data: Form) -> Response:
         when = until.astimezone(SHANGHAI).strftime("%H:%M")
         return _json(False, _("人脸核验失败次数过多，请于{time}后再试", time=when), status=429)
     consented = forms.text(data, "consent") == "yes"
-    first_time = purpose != "upgrade" or account["face_consent_at"] is None  # signed out: asked every time
+    # Signed out (login, recover): asked every time. Signed in: asked once, then recorded on the account.
+    first_time = purpose in {"login", "recover"} or account["face_consent_at"] is None
     if first_time and not consented:
         return _json(False, _("请先阅读并同意《人脸信息处理告知书》"), status=400)
     if purpose == "upgrade" and account["face_consent_at"] is None:
@@ -365,13 +409,21 @@ async def scan_check(request: HTMXRequest) -> Response:
         response = _json(False, _(outcome.message))
         response.set_cookie(done)
         return response
-    response = await _succeed(request, purpose, account, check, context_flow, scan.data.get("next", ""))
+    response = await _succeed(
+        request, purpose, account, check, context_flow, scan.data.get("next", ""), outcome.distance
+    )
     response.set_cookie(done)
     return response
 
 
 async def _succeed(
-    request: Request, purpose: str, account: dict, check, context_flow, next_path: str
+    request: Request,
+    purpose: str,
+    account: dict,
+    check,
+    context_flow,
+    next_path: str,
+    outcome_distance: float,
 ) -> Response:
     rt = runtime_of(request)
     origin = origin_of(request)
@@ -389,9 +441,26 @@ async def _succeed(
         response = _json(True, _("登录成功"), "/account")
         response.set_cookie(session_cookie(request, token))
         return response
+    if purpose == "filing":
+        return await _decide_filing(request, account, outcome_distance, check, context_flow)
     await flows.advance(context_flow, "verified")
     await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="face")
     return _json(True, _("身份核验通过"), "/recover")
+
+
+async def _decide_filing(request: Request, account: dict, distance: float, check, flow) -> Response:
+    from webapp.business.service import REFUSAL_MESSAGES, FaceEvidence, decide
+
+    rt = runtime_of(request)
+    reference, decision = flow.data["reference"], flow.data["decision"]
+    await flows.finish(rt, flow)
+    result = await decide(
+        rt, account["id"], reference, decision, FaceEvidence(distance, check.figures), origin_of(request)
+    )
+    if not result.ok:
+        return _json(False, _(REFUSAL_MESSAGES[result.refusal]))
+    done = _("已确认") if decision == "confirm" else _("已拒绝")
+    return _json(True, done, f"/business/filings/{reference}")
 
 
 ROUTES = [
@@ -406,6 +475,7 @@ ROUTES = [
     recover_sms,
     recover_code,
     recover_reset,
+    decide_page,
     scan_start,
     scan_check,
 ]
