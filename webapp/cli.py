@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+
+import asyncpg
 
 from webapp.settings import SettingsError, load_settings
 
@@ -149,6 +152,12 @@ def main(argv: list[str] | None = None) -> int:
         print("nothing was imported:", file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
+    except (sqlite3.OperationalError, OSError, asyncpg.PostgresError) as error:
+        print(
+            f"database error ({type(error).__name__}): {error}. Is WEBAPP_DATABASE_URL right, and has "
+            "`webapp migrate` been run?",
+            file=sys.stderr,
+        )
     return 2
 
 
