@@ -152,3 +152,15 @@ def test_missing_secret_key_outside_dev_is_a_clear_error(database):
     )
     assert done.returncode == 2
     assert "WEBAPP_SECRET_KEY is not set" in done.stderr
+
+
+def test_demo_photo_exists_only_in_dev(database, repo_root, tmp_path):
+    photo = str(repo_root / "tests" / "fixtures" / "faces" / "obama-1.jpg")
+    refused = run_cli(database, "demo", "--photo", photo)
+    assert refused.returncode == 2 and "only with WEBAPP_ENV=dev" in refused.stderr
+    env = {**os.environ, "WEBAPP_DATABASE_URL": database, "WEBAPP_SECRET_KEY": TEST_KEY, "WEBAPP_ENV": "dev"}
+    done = subprocess.run(
+        [WEBAPP, "demo", "--photo", photo], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert "registry photo of 张三 and 李四 set from obama-1.jpg (dev only)" in done.stdout

@@ -61,11 +61,19 @@ async def run_migrations() -> int:
 
 
 async def demo(rt, args: argparse.Namespace) -> int:
-    from webapp.demo import seed_demo
+    from webapp.demo import seed_demo, use_demo_photo
 
+    if args.photo and not rt.settings.dev:
+        print(
+            "--photo exists only with WEBAPP_ENV=dev (it puts your own photo into the demo registry)",
+            file=sys.stderr,
+        )
+        return 2
     print("Demo citizens (local identity registry) and accounts:")
     for line in await seed_demo(rt):
         print("  " + line)
+    if args.photo:
+        print(await use_demo_photo(rt, Path(args.photo)))
     return 0
 
 
@@ -103,9 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=serve)
 
     commands.add_parser("migrate", help="apply database migrations").set_defaults(handler=migrate)
-    commands.add_parser("demo", help="seed demo citizens and accounts").set_defaults(
-        handler=_with_runtime(demo)
+    p = commands.add_parser("demo", help="seed demo citizens and accounts")
+    p.add_argument(
+        "--photo",
+        help="DEV ONLY: your own photo (JPEG/PNG) as the registry photo of the demo citizens 张三 and 李四, "
+        "so that you can try every face flow with your camera",
     )
+    p.set_defaults(handler=_with_runtime(demo))
     commands.add_parser("purge", help="delete expired codes, sessions and limit events").set_defaults(
         handler=_with_runtime(purge)
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from datetime import date
 
 from stdnum.iso7064 import mod_11_2
@@ -128,3 +129,18 @@ async def seed_demo_filing(rt: Runtime, origin: audit.Origin) -> str:
         f"filing {reference} {DEMO_FILING.company_name} {KINDS[DEMO_FILING.kind]}: {people} [{state}] "
         "(shown at /business after 四级实名 and 是)"
     )
+
+
+async def use_demo_photo(rt: Runtime, path: Path) -> str:
+    """Dev only (the CLI refuses otherwise): the demo citizens get this photo as their registry photo."""
+    from webapp.identity.registry import read_photo
+
+    photo = read_photo(path.parent, path.name)
+    chosen = [
+        p for p in DEMO_PEOPLE if p.name in {"张三", "李四"}
+    ]  # one with an account, one free to register
+    for person in chosen:
+        await upsert_citizen(
+            rt, CitizenRecord(person.name, person.id_number, person.valid_from, person.valid_to, photo)
+        )
+    return f"registry photo of {' and '.join(p.name for p in chosen)} set from {path.name} (dev only)"
