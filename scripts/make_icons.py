@@ -3,8 +3,11 @@
 Run from anywhere:  .venv/bin/python scripts/make_icons.py
 
 Everything is drawn with plain shapes (no fonts), supersampled and downscaled for
-anti-aliasing, and written with optimize=True. Output is deterministic, so
-re-running it on an unchanged script leaves the files byte-identical.
+anti-aliasing, and written with optimize=True. The icons are only red, white and their
+anti-aliased blends, so they are stored as 16-colour palette PNGs (a fixed red-to-white ramp
+plus a few transparent reds for the rounded corners): a quarter of the bytes, the same look,
+which keeps a first visit within its byte budget (tests/test_first_load.py). Output is
+deterministic, so re-running it on an unchanged script leaves the files byte-identical.
 
 The screenshots are stand-ins until the E2E suite produces real ones.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -178,8 +182,28 @@ def make_screenshot(width: int, height: int, narrow: bool) -> Image.Image:
     return img.resize((width, height), Image.Resampling.LANCZOS)
 
 
+def palettized(img: Image.Image) -> Image.Image:
+    """The icon on a fixed 16-entry palette: 11 opaque steps from red to white, 5 red alpha steps."""
+    entries = [(*(round(r + (w - r) * i / 10) for r, w in zip(RED, WHITE, strict=True)), 255) for i in range(11)]
+    entries += [(*RED, round(255 * i / 5)) for i in range(5)]
+    palette = np.array(entries, dtype=np.float32)
+    pixels = np.asarray(img.convert("RGBA"), dtype=np.float32)
+    # premultiplied distance, so fully transparent pixels of any colour match the transparent entry
+    def premultiplied(rgba):
+        return np.concatenate([rgba[..., :3] * rgba[..., 3:] / 255, rgba[..., 3:]], axis=-1)
+
+    distance = ((premultiplied(pixels)[..., None, :] - premultiplied(palette)) ** 2).sum(axis=-1)
+    out = Image.fromarray(distance.argmin(axis=-1).astype(np.uint8), mode="P")
+    out.putpalette([channel for entry in entries for channel in entry[:3]])
+    if img.mode == "RGBA":
+        out.info["transparency"] = bytes(entry[3] for entry in entries)
+    return out
+
+
 def save(img: Image.Image, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.parent == ICONS:
+        img = palettized(img)
     img.save(path, format="PNG", optimize=True)
     print(f"{path.relative_to(ROOT)}  {img.width}x{img.height}  {path.stat().st_size} bytes")
 
@@ -190,7 +214,7 @@ def main() -> None:
     save(make_icon(512, 0.70, corner_frac=0.18), ICONS / "icon-512.png")
     # maskable: full bleed, motif (max radius ~0.66 w from centre) well inside the 40% safe circle
     maskable = make_icon(512, 0.54)
-    check_safe_zone(maskable)
+    check_safe_zone(palettized(maskable))
     save(maskable, ICONS / "icon-maskable-512.png")
     # iOS masks the corners itself and renders transparency as black: opaque, full bleed
     save(make_icon(180, 0.64), ICONS / "apple-touch-icon-180.png")

@@ -16,8 +16,11 @@ self.addEventListener("install", (event) => {
   event.waitUntil(
     caches
       .open(CACHE)
-      // cache: "reload" bypasses the HTTP cache, so a new version never precaches stale files.
-      .then((cache) => cache.addAll(SHELL.map((url) => new Request(url, { cache: "reload" }))))
+      // Fingerprinted URLs (?v=) are immutable: the copy the page just loaded into the HTTP cache is the right
+      // one, so the first visit does not download them twice. The others are revalidated ("no-cache").
+      .then((cache) =>
+        cache.addAll(SHELL.map((url) => new Request(url, { cache: url.includes("?v=") ? "default" : "no-cache" }))),
+      )
       .then(() => self.skipWaiting()),
   );
 });

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from datetime import date
+from pathlib import Path
 
 from stdnum.iso7064 import mod_11_2
 
