@@ -184,10 +184,13 @@ def make_screenshot(width: int, height: int, narrow: bool) -> Image.Image:
 
 def palettized(img: Image.Image) -> Image.Image:
     """The icon on a fixed 16-entry palette: 11 opaque steps from red to white, 5 red alpha steps."""
-    entries = [(*(round(r + (w - r) * i / 10) for r, w in zip(RED, WHITE, strict=True)), 255) for i in range(11)]
+    entries = [
+        (*(round(r + (w - r) * i / 10) for r, w in zip(RED, WHITE, strict=True)), 255) for i in range(11)
+    ]
     entries += [(*RED, round(255 * i / 5)) for i in range(5)]
     palette = np.array(entries, dtype=np.float32)
     pixels = np.asarray(img.convert("RGBA"), dtype=np.float32)
+
     # premultiplied distance, so fully transparent pixels of any colour match the transparent entry
     def premultiplied(rgba):
         return np.concatenate([rgba[..., :3] * rgba[..., 3:] / 255, rgba[..., 3:]], axis=-1)
