@@ -2,25 +2,63 @@
 (function () {
   "use strict";
 
+  // One polite live region (#live in base.html) for step changes, errors and the SMS code.
+  // Emptied first, so the same message said twice (the same error again) is announced again.
+  var pending = null;
+  function announce(text) {
+    var live = document.getElementById("live");
+    text = (text || "").replace(/\s+/g, " ").trim();
+    if (!live || !text) return;
+    live.textContent = "";
+    clearTimeout(pending);
+    pending = setTimeout(function () { live.textContent = text; }, 100);
+  }
+
+  // A status message that has just been swapped in: a live region is announced when its content changes,
+  // not when it appears, so its text is put back once the region is in place. Not copied into #live: the
+  // words stay in one element on the page.
+  function announceStatus(region) {
+    var text = region.textContent;
+    setTimeout(function () { region.replaceChildren(document.createTextNode(text)); }, 100);
+  }
+
   // 获取验证码 countdown: runs to the server's next-allowed time (data-retry-at, ms since epoch).
-  function startCountdowns(root) {
-    root.querySelectorAll("[data-retry-at]").forEach(function (button) {
+  // The button is not a live region (its label changes every second): when it has just been swapped in,
+  // the field's notice (验证码已发送至…, a status message) is announced; the end of the countdown once.
+  function startCountdowns(root, fresh) {
+    var buttons = root.matches && root.matches("[data-retry-at]") ? [root] : [];
+    buttons = buttons.concat(Array.prototype.slice.call(root.querySelectorAll("[data-retry-at]")));
+    buttons.forEach(function (button) {
       if (button.dataset.counting) return;
       button.dataset.counting = "1";
       var until = Number(button.dataset.retryAt);
+      var field = button.closest(".field");
+      var notice = field && field.querySelector(".field__hint[role='status']");
+      var started = false;
       function tick() {
         var seconds = Math.ceil((until - Date.now()) / 1000);
         if (seconds <= 0) {
           button.disabled = false;
           button.textContent = button.dataset.label;
           delete button.dataset.counting;
+          if (started) announce(button.dataset.label);
           return;
         }
         button.disabled = true;
         button.textContent = button.dataset.waitLabel.replace("{seconds}", seconds);
+        if (!started && fresh && notice) announceStatus(notice);
+        started = true;
         setTimeout(tick, 1000);
       }
       tick();
+    });
+  }
+
+  // An error paragraph swapped in on its own (the inline 身份证号 check): its field's input follows it.
+  function syncInvalid(message) {
+    document.querySelectorAll("[aria-describedby~='" + message.id + "']").forEach(function (input) {
+      if (message.hidden) input.removeAttribute("aria-invalid");
+      else input.setAttribute("aria-invalid", "true");
     });
   }
 
@@ -28,24 +66,24 @@
   function focusAfterSwap(target) {
     var error = target.querySelector("[aria-invalid='true']");
     var heading = target.querySelector("#step-title");
-    var live = document.getElementById("live");
     if (error) {
       error.focus();
-      var message = target.querySelector(".field__error:not([hidden])");
-      if (live && message) live.textContent = message.textContent;
+      var message = target.querySelector(".field__error:not([hidden]), .form-error");
+      if (message) announce(message.textContent);
     } else if (heading) {
       heading.focus();
-      if (live) live.textContent = heading.textContent;
+      announce(heading.textContent);
     }
   }
 
-  document.addEventListener("DOMContentLoaded", function () { startCountdowns(document); });
+  document.addEventListener("DOMContentLoaded", function () { startCountdowns(document, false); });
   // htmx:load fires on each piece of content htmx puts into the page (and once for <body> at start).
   document.addEventListener("htmx:load", function (event) {
     var element = event.detail.elt;
     if (element === document.body) return;
-    startCountdowns(element);
-    if (element.matches(".step")) focusAfterSwap(element);
-    else if (element.querySelector("[aria-invalid='true']")) focusAfterSwap(element);
+    if (element.matches(".field__error[id]")) syncInvalid(element);
+    var invalid = element.querySelector("[aria-invalid='true']");
+    if (element.matches(".step") || invalid) focusAfterSwap(element);
+    startCountdowns(element, !invalid); // an error, when there is one, is what is announced
   });
 })();

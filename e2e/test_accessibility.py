@@ -1,0 +1,279 @@
+"""Accessibility at phone and desktop size: axe-core finds nothing on any screen; touch targets are at least
+44 px; login works with the keyboard alone; after an htmx swap focus lands on the first error or the new
+heading, and the live region says so.
+
+axe-core is the copy bundled in axe-playwright-python (no network: test_pwa.py runs it offline too). The rules
+run are those tagged WCAG 2.0 A and AA, plus WCAG 2.1 A/AA, 2.2 AA and axe's best practices (landmarks,
+regions, heading order), which the screens pass as well."""
+
+from __future__ import annotations
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from e2e.pages import AccountPage, ActivatePage, LoginPage, RegisterPage
+from e2e.test_accounts import PASSWORD, register
+
+AXE = Axe()
+AXE_RULES = {
+    "runOnly": {
+        "type": "tag",
+        "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa", "best-practice"],
+    },
+    "resultTypes": ["violations"],
+}
+DEMO_PHONE, DEMO_PASSWORD = "13800138001", "Shiming@2026"
+MIN_TARGET = 44
+
+
+class Audit:
+    """Runs axe on each screen and keeps what it finds, so one failure lists every screen's violations."""
+
+    def __init__(self, page):
+        self.page = page
+        self.found: dict[str, list[str]] = {}
+        self.screens: list[str] = []
+
+    def __call__(self, screen: str) -> None:
+        self.page.wait_for_load_state("load")
+        self.screens.append(screen)
+        results = AXE.run(self.page, options=AXE_RULES).response
+        for violation in results["violations"]:
+            for node in violation["nodes"]:
+                self.found.setdefault(screen, []).append(
+                    f"{violation['id']} ({violation['impact']}): {violation['help']}\n"
+                    f"      at {' '.join(map(str, node['target']))}: {node['html'][:160]}\n"
+                    f"      {node.get('failureSummary', '').replace(chr(10), ' ')[:400]}"
+                )
+
+    def assert_clean(self) -> None:
+        assert self.screens
+        report = "\n".join(
+            f"[{self.page.size}] {screen}:\n    " + "\n    ".join(lines)
+            for screen, lines in self.found.items()
+        )
+        assert not self.found, f"axe found violations on {len(self.found)} screen(s):\n{report}"
+
+
+@pytest.fixture
+def audit(page):
+    return Audit(page)
+
+
+def test_signed_out_screens(page, audit):
+    login = LoginPage(page).open()
+    audit("login")
+    login.log_in("13900000001", "Wrong-pass-1")  # unknown account: the same answer, no lock anywhere
+    expect(login.error_for("password")).to_be_visible()
+    audit("login with a field error")
+
+    form = RegisterPage(page).open()
+    audit("register")
+    form.press("注册")
+    expect(form.error_for("name")).to_be_visible()
+    audit("register with errors")
+
+    page.goto(page.base + "/agreement")
+    audit("agreement")
+    page.goto(page.base + "/faq")
+    audit("FAQ")
+    page.goto(page.base + "/login/face")
+    audit("face login step 1")
+    page.goto(page.base + "/recover")
+    audit("forgot password: identify")
+    page.goto(page.base + "/recover?method=sms")
+    audit("forgot password: SMS way")
+    page.goto(page.base + "/no-such-page")
+    expect(page.get_by_role("heading", name="页面不存在")).to_be_visible()
+    audit("error page (404)")
+    page.goto(page.base + "/offline")
+    audit("offline page")
+
+    page.goto(page.base + "/lang/en?next=/login")
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    audit("login (English)")
+    page.goto(page.base + "/register")
+    audit("register (English)")
+    page.get_by_role("button", name="Register", exact=True).click()
+    expect(page.locator("#error-name")).to_be_visible()
+    audit("register with errors (English)")
+    audit.assert_clean()
+
+
+def test_activation_steps(page, audit, unactivated, smtp_sink):
+    LoginPage(page).open().log_in(unactivated.id_number, "any-password")
+    expect(page).to_have_url(page.base + "/activate")
+    audit("activation step 1")
+    activate = ActivatePage(page)
+    activate.verify_phone(unactivated.id_number, unactivated.phone, smtp_sink)
+    expect(activate.field("用户名")).to_be_visible()
+    audit("activation step 2")
+    audit.assert_clean()
+
+
+def test_signed_in_screens(page, audit, citizen, smtp_sink):
+    register(page, citizen, smtp_sink)
+    audit("account page (with the level 4 guide)")
+    account = AccountPage(page)
+    account.go("手机号")
+    expect(account.heading("修改手机号")).to_be_visible()
+    audit("change phone step 1")
+    account.field("登录密码").fill(PASSWORD)
+    account.press("下一步")
+    expect(account.field("新手机号")).to_be_visible()
+    audit("change phone step 2")
+    page.goto(page.base + "/account/password")
+    audit("change password")
+    account.press("确定")
+    expect(page.locator("#error-old_password")).to_be_visible()
+    audit("change password with errors")
+    page.goto(page.base + "/level")
+    audit("level page")
+    page.goto(page.base + "/level/upgrade")
+    expect(page.get_by_label("我已阅读并同意《人脸信息处理告知书》")).to_be_visible()
+    audit("face scan component (consent)")
+    audit.assert_clean()
+
+
+SMALL_TARGETS = """(minimum) => {
+    const controls = document.querySelectorAll(
+        "main a[href], main button, main input:not([type=hidden]), main select, main textarea, "
+        + "main summary");
+    const small = [];
+    for (const control of controls) {
+        if (!control.getClientRects().length || getComputedStyle(control).visibility === "hidden") continue;
+        // a radio or checkbox is tapped through the label around it
+        const tapped = ["radio", "checkbox"].includes(control.type) && control.closest("label");
+        const target = tapped || control;
+        const box = target.getBoundingClientRect();
+        if (box.height < minimum || box.width < minimum) {
+            const size = `${box.width.toFixed(0)}x${box.height.toFixed(0)}`;
+            small.push(`${control.outerHTML.slice(0, 120)} is ${size}`);
+        }
+    }
+    return small;
+}"""
+
+
+def small_targets(page) -> list[str]:
+    page.wait_for_load_state("load")
+    return page.evaluate(SMALL_TARGETS, MIN_TARGET)
+
+
+@pytest.mark.parametrize("size", ["phone"])
+def test_touch_targets_are_at_least_44px_on_a_phone(page, citizen, smtp_sink):
+    found: dict[str, list[str]] = {}
+
+    def measure(screen: str) -> None:
+        if small := small_targets(page):
+            found[screen] = small
+
+    for path in (
+        "/login",
+        "/register",
+        "/agreement",
+        "/faq",
+        "/login/face",
+        "/recover",
+        "/recover?method=sms",
+        "/no-such-page",
+        "/offline",
+    ):
+        page.goto(page.base + path)
+        measure(path)
+    form = RegisterPage(page).open()
+    form.press("注册")
+    expect(form.error_for("name")).to_be_visible()
+    measure("/register with errors")
+
+    register(page, citizen, smtp_sink)
+    for path in ("/account", "/account/phone", "/account/password", "/level", "/level/upgrade"):
+        page.goto(page.base + path)
+        measure(path)
+    page.goto(page.base + "/account")
+    AccountPage(page).log_out()
+    form = RegisterPage(page).open()  # the inline 账号已注册 error carries a 去登录 link
+    form.field("姓名").fill(citizen.name)
+    form.field("身份证号").fill(citizen.id_number)
+    form.field("有效期开始日期").focus()
+    expect(form.error_for("id_number")).to_contain_text("账号已注册")
+    measure("/register, ID already registered")
+    report = "\n".join(f"{screen}:\n    " + "\n    ".join(lines) for screen, lines in found.items())
+    assert not found, f"touch targets under {MIN_TARGET}px:\n{report}"
+
+
+def focused(page) -> str:
+    return page.evaluate("document.activeElement.id || document.activeElement.tagName")
+
+
+def live_text(page) -> str:
+    page.wait_for_function("() => document.getElementById('live').textContent !== ''")
+    return page.locator("#live").text_content()
+
+
+def test_keyboard_only_login(page):
+    """Tab and Enter only: skip link, the two fields, Enter submits; a wrong password leaves focus on the
+    password field with the error announced; then the right one logs in."""
+    page.goto(page.base + "/login")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="跳到主要内容")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()  # the skip link shows itself when focused
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert focused(page) == "input-identifier"
+    page.keyboard.type(DEMO_PHONE)
+    page.keyboard.press("Tab")
+    assert focused(page) == "input-password"
+    page.keyboard.type("Not-the-password-9")
+    with page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url):
+        page.keyboard.press("Enter")
+    expect(page.locator("#error-password")).to_have_text("账号或密码错误")
+    page.wait_for_function("() => document.activeElement.id === 'input-password'")  # focus on the first error
+    assert "账号或密码错误" in live_text(page)
+    described = page.locator("#input-password").get_attribute("aria-describedby").split()
+    assert "error-password" in described
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(page.base + "/account")
+    expect(page.get_by_role("heading", name="账号管理")).to_be_visible()
+
+
+def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
+    """A new step: focus on its heading, announced. A sent code: the notice is a status message, and the
+    countdown is not a live region (it would be read out every second)."""
+    form = RegisterPage(page).open()
+    form.fill_identity(citizen)
+    form.request_code(citizen.phone)
+    notice = page.locator("#hint-code")  # the code field's hint, a status message tied to the field
+    expect(notice).to_contain_text("验证码已发送至")
+    expect(notice).to_have_attribute("role", "status")
+    assert "hint-code" in form.field("验证码").get_attribute("aria-describedby").split()
+    expect(page.get_by_text("验证码已发送至")).to_have_count(1)  # said in one place, not copied into #live
+    button = page.locator(".sms-button")
+    expect(button).to_be_disabled()
+    assert button.get_attribute("aria-live") is None  # the ticking label is not a live region
+    assert not page.locator(".sms-button[aria-live], [aria-live] .sms-button").count()
+
+    # the inline check's error is tied to its field when it appears
+    form.field("身份证号").fill("110105197001011234")
+    form.field("手机号").focus()
+    expect(form.error_for("id_number")).to_be_visible()
+    id_input = form.field("身份证号")
+    expect(id_input).to_have_attribute("aria-invalid", "true")
+    assert "error-id_number" in id_input.get_attribute("aria-describedby").split()
+    id_input.fill(citizen.id_number)
+    form.field("手机号").focus()
+    expect(form.error_for("id_number")).to_be_hidden()
+    expect(id_input).not_to_have_attribute("aria-invalid", "true")
+
+    form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
+    expect(page).to_have_url(page.base + "/account")
+    account = AccountPage(page)
+    account.go("手机号")
+    account.field("登录密码").fill(PASSWORD)
+    account.press("下一步")
+    expect(account.field("新手机号")).to_be_visible()
+    page.wait_for_function("() => document.activeElement.id === 'step-title'")
+    assert "修改手机号" in live_text(page)
