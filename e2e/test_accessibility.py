@@ -277,3 +277,44 @@ def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
     expect(account.field("新手机号")).to_be_visible()
     page.wait_for_function("() => document.activeElement.id === 'step-title'")
     assert "修改手机号" in live_text(page)
+
+
+def test_keyboard_only_registration(page, citizen, smtp_sink):
+    """Registration with the keyboard alone: Tab from field to field, arrow keys for the period, Enter on
+    获取验证码 (focus then waits in the code field) and Enter to register."""
+    page.goto(page.base + "/register")
+
+    def tab_to(check) -> None:
+        for _ in range(30):
+            if check():
+                return
+            page.keyboard.press("Tab")
+        raise AssertionError(f"never reached: focus is on {focused(page)}")
+
+    tab_to(lambda: focused(page) == "input-name")
+    page.keyboard.type(citizen.name)
+    page.keyboard.press("Tab")
+    assert focused(page) == "input-id_number"
+    page.keyboard.type(citizen.id_number)
+    page.keyboard.press("Tab")
+    assert focused(page) == "input-valid_from"
+    year, month, day = citizen.valid_from.split("-")
+    page.keyboard.type(month + day + year)  # Chromium's date field, in the order its locale shows
+    tab_to(lambda: page.evaluate("document.activeElement.type") == "radio")
+    for _ in range(4):
+        if page.evaluate("document.activeElement.value") == "20y":
+            break
+        page.keyboard.press("ArrowRight")
+    tab_to(lambda: focused(page) == "input-phone")
+    page.keyboard.type(citizen.phone)
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    with page.expect_response(lambda r: "/register/sms" in r.url):
+        page.keyboard.press("Enter")  # 获取验证码
+    page.wait_for_function("() => document.activeElement.id === 'input-code'")
+    page.keyboard.type(smtp_sink.code_for(citizen.phone))
+    for field_id in ("input-password", "input-password2"):
+        tab_to(lambda field_id=field_id: focused(page) == field_id)
+        page.keyboard.type("Keys-only-2026")
+    page.keyboard.press("Enter")  # 注册, not 获取验证码
+    expect(page).to_have_url(page.base + "/account")

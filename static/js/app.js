@@ -76,6 +76,17 @@
     }
   }
 
+  // Enter in a field submits the form's main button, not 获取验证码 (the first submit button in the form,
+  // which browsers would otherwise pick for implicit submission).
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || field.tagName !== "INPUT" || !field.form) return;
+    var main = field.form.querySelector("button[type=submit]:not(.sms-button)");
+    if (!main || !field.form.querySelector(".sms-button")) return;
+    event.preventDefault();
+    field.form.requestSubmit(main);
+  });
+
   document.addEventListener("DOMContentLoaded", function () { startCountdowns(document, false); });
   // htmx:load fires on each piece of content htmx puts into the page (and once for <body> at start).
   document.addEventListener("htmx:load", function (event) {
@@ -84,6 +95,7 @@
     if (element.matches(".field__error[id]")) syncInvalid(element);
     var invalid = element.querySelector("[aria-invalid='true']");
     if (element.matches(".step") || invalid) focusAfterSwap(element);
+    else if (element.id === "sms-group") element.querySelector("input[name=code]").focus(); // what to type next
     startCountdowns(element, !invalid); // an error, when there is one, is what is announced
   });
 })();
