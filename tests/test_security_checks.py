@@ -818,15 +818,6 @@ async def test_over_long_values_on_every_signed_in_form_get_a_field_error(rt, cl
         assert answer.status_code == 400 and answer.json()["ok"] is False and answer.json()["message"], field
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "人脸登录 step 1 takes a 10 000-character identifier: webapp/faceflows/routes.py "
-        "face_login_identify() truncates it to 64 characters (forms.text) and starts the face-login flow "
-        "instead of answering a field error (no identifier is longer than 20 characters; refusing the "
-        "format reveals nothing about accounts)."
-    ),
-)
 async def test_an_over_long_identifier_on_face_login_gets_a_field_error(client):
     token = await csrf_token(client)
     answer = await post_form(client, "/login/face", {"identifier": LONG}, token=token)
@@ -835,15 +826,6 @@ async def test_an_over_long_identifier_on_face_login_gets_a_field_error(client):
     assert field_error(answer.text, "identifier") != ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A valid date followed by junk is accepted as that date: webapp/accounts/forms.py text() cuts "
-        "values to the field's limit before they are parsed, and read_validity() reads valid_from with "
-        "a limit of 10 (business/routes.py _read_switch() reads until the same way), so "
-        "'2018-06-01' + 9 990 characters passes as 2018-06-01 instead of getting a field error."
-    ),
-)
 async def test_a_valid_date_padded_to_10000_characters_gets_a_field_error(rt, client):
     token = await csrf_token(client)
     stranger = await factories.citizen(rt, "补长者")
@@ -1008,14 +990,6 @@ async def test_login_attempts_are_limited_per_address(rt, clock):
         assert (await post_form(browser, "/login", attempt, token=token)).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "The per-address login refusal does not name the wait: webapp/accounts/routes.py login_error() "
-        "answers THROTTLED with a bare '操作过于频繁，请稍后再试' although LoginResult.until "
-        "(webapp/accounts/service.py login()) holds when the window reopens."
-    ),
-)
 async def test_the_login_limit_refusal_names_the_wait(rt):
     tight = runtime_with(rt, login_per_ip_minute=1)
     async with app_client(tight) as (_app, browser):
@@ -1054,15 +1028,6 @@ async def test_the_already_registered_lookup_is_limited_per_address(rt):
         assert all(a.status_code < 500 for a in answers)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Over the per-address lookup limit the inline 账号已注册 check goes silent instead of refusing "
-        "with the wait: webapp/accounts/register_routes.py register_check() ignores "
-        "decision.retry_at when limits.take() refuses (and register() in "
-        "webapp/accounts/registration.py answers a bare '操作过于频繁，请稍后再试')."
-    ),
-)
 async def test_the_lookup_limit_refusal_names_the_wait(rt):
     tight = runtime_with(rt, lookup_per_ip_hour=1)
     _id, record, _phone = await factories.account(tight, "王等待")

@@ -57,7 +57,7 @@ class Validity:
 def read_validity(
     form: dict[str, Any], id_number: str | None, today: date, errors: dict[str, str]
 ) -> Validity:
-    valid_from = parse_iso_date(text(form, "valid_from", 10))
+    valid_from = parse_iso_date(text(form, "valid_from"))  # read whole: "2018-06-01junk" is no date
     try:
         period = ValidityPeriod(text(form, "period", 8))
     except ValueError:

@@ -17,6 +17,7 @@ from webapp.accounts.registration import (
     register,
 )
 from webapp.accounts.routes import Form, session_cookie
+from webapp.clock import SHANGHAI
 from webapp.i18n import _
 from webapp.identity.rules import ValidityPeriod
 from webapp.sms.codes import Purpose, next_send_at, send_code, wait_message
@@ -50,6 +51,10 @@ async def _page(request: Request, data: dict, errors: dict[str, str], partial: s
         form_id="register-form",
         **extra,
     )
+
+
+def _local_time(moment) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%H:%M")
 
 
 @get("/register")
@@ -109,8 +114,11 @@ async def register_check(request: HTMXRequest, data: Form) -> Response:
     if forms.text(data, "id_number").strip() == "":
         errors.pop("id_number", None)
     if name and id_number:
-        decision = await limits.take([lookup_limit(rt, origin_of(request).ip)], rt.clock.now())
-        if decision.allowed and await is_registered(rt, name, id_number):
+        now = rt.clock.now()
+        decision = await limits.take([lookup_limit(rt, origin_of(request).ip)], now)
+        if not decision.allowed:
+            errors["id_number"] = _("查询过于频繁，请于{time}后再试", time=_local_time(decision.retry_at))
+        elif await is_registered(rt, name, id_number):
             errors["id_number"] = ALREADY_REGISTERED
     errors.pop("name", None)
     return await _page(request, data, errors, "partials/id_check.html")

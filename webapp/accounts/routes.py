@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -100,7 +102,10 @@ def login_error(result) -> dict[str, str]:
     if result.outcome is LoginOutcome.DISABLED:
         return {"identifier": _("账号已被停用，请联系客服")}
     if result.outcome is LoginOutcome.THROTTLED:
-        return {"password": _("操作过于频繁，请稍后再试"), "throttled": "1"}
+        seconds = (
+            max(1, math.ceil((result.until - datetime.now(UTC)).total_seconds())) if result.until else 60
+        )
+        return {"password": _("操作过于频繁，请{seconds}秒后再试", seconds=seconds), "throttled": "1"}
     return {"password": _("账号或密码错误")}
 
 

@@ -117,8 +117,10 @@ async def face_login_page(request: HTMXRequest) -> Response:
 async def face_login_identify(request: HTMXRequest, data: Form) -> Response:
     """Step 1: the identifier. Whoever it names (or nobody), the next step is the same scan."""
     rt = runtime_of(request)
-    identifier = forms.text(data, "identifier")
-    if not identifier.strip():
+    identifier = forms.text(data, "identifier", 41)
+    if (
+        not identifier.strip() or len(identifier) > 40
+    ):  # no identifier is that long; saying so reveals nothing
         return render(
             request,
             "login_face.html",
