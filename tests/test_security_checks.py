@@ -1205,6 +1205,7 @@ EXPECTED_STORY = [
     ("password_confirmed", "change_phone"),
     ("sms_sent", "change_phone"),
     ("phone_changed", None),
+    ("logout", None),
 ]
 
 
@@ -1230,13 +1231,6 @@ def _purpose(row: dict) -> str | None:
     return match.group(1) if match and row["event"] in {"sms_sent", "password_confirmed"} else None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Logout is not audited: webapp/accounts/routes.py logout() ends the session without an "
-        "audit.record('logout', ...) (DESIGN §8's list of security events does not name it either)."
-    ),
-)
 async def test_logout_is_audited(rt, client, smtp_sink):
     await audit_story(rt, client, smtp_sink)
     last = await AuditEvent.select().order_by(AuditEvent.id, ascending=False).first()

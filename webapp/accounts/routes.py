@@ -12,6 +12,7 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.plugins.htmx import HTMXRequest
 
+from webapp import audit
 from webapp.accounts import forms, sessions
 from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import Account
@@ -133,8 +134,10 @@ async def account_page(request: HTMXRequest, done: str = "") -> Response:
 async def logout(request: HTMXRequest) -> Response:
     rt = runtime_of(request)
     token = request.cookies.get(sessions.cookie_name(rt))
-    if token:
+    active = await sessions.load_session(rt, token)
+    if active is not None:
         await sessions.end_session(rt, token)
+        await audit.record("logout", rt.clock.now(), origin_of(request), active.account_id)
     return redirect(request, "/login", cookies=[session_cookie(request, None)])
 
 
