@@ -106,7 +106,10 @@ async def choose_language(request: Request, code: str, next: str = "/login") -> 
     if code not in LOCALES:
         raise NotFoundException()
     response = redirect(request, safe_next(next, "/login"))
-    response.set_cookie("lang", code, max_age=365 * 86400, samesite="lax", httponly=True, path="/")
+    secure = not request.app.state.settings.dev
+    response.set_cookie(
+        "lang", code, max_age=365 * 86400, samesite="lax", httponly=True, path="/", secure=secure
+    )
     return response
 
 
