@@ -122,13 +122,14 @@ def citizen_pool(server, tmp_path_factory):
     phone, so the real limits apply without the cases interfering."""
     folder = tmp_path_factory.mktemp("citizens")
     people = []
-    for index, surname in enumerate(CITIZEN_NAMES):
-        body = f"110105{1975 + index % 15}0{1 + index % 9}1{index % 10}{index:03d}"
-        from stdnum.iso7064 import mod_11_2
+    from stdnum.iso7064 import mod_11_2
 
+    names = [surname + given for given in ("小明", "小红", "建国") for surname in CITIZEN_NAMES]
+    for index, name in enumerate(names):  # 126 people: more than the suite's cases
+        body = f"110105{1975 + index % 15}0{1 + index % 9}1{index % 10}{index:03d}"
         people.append(
             Citizen(
-                surname + "小明",
+                name,
                 body + mod_11_2.calc_check_digit(body),
                 "2018-06-01",
                 "2038-06-01",
