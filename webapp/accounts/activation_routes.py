@@ -16,8 +16,7 @@ from webapp.accounts.activation import (
 )
 from webapp.accounts.routes import Form, session_cookie
 from webapp.i18n import N_, _
-from webapp.sms.codes import CHECK_MESSAGES, CodeCheck, next_send_at, wait_message
-from webapp.sms.phone import mask_phone
+from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, CodeCheck, next_send_at, send_outcome
 from webapp.web import origin_of, redirect, render, runtime_of
 
 KIND = "activate"
@@ -87,12 +86,8 @@ async def activate_sms(request: HTMXRequest, data: Form) -> Response:
     notice = ""
     if id_number and phone:
         result = await send_activation_code(rt, id_number, phone, origin_of(request))
-        if result.error:
-            errors["code"] = result.error
-        elif not result.sent:
-            errors["code"] = wait_message(result.retry_at, rt.clock.now())
-        else:
-            notice = _("如信息无误，验证码已发送至{phone}", phone=mask_phone(phone))
+        refusal, notice = send_outcome(result, phone, rt.clock.now(), SENT_IF_MATCHING)
+        errors.update(refusal)
     return await _step1(request, data, errors, "partials/sms_group.html", notice)
 
 

@@ -26,8 +26,8 @@ from webapp.sms.codes import (
     Purpose,
     next_send_at,
     send_code,
+    send_outcome,
     verify_code,
-    wait_message,
 )
 from webapp.sms.phone import mask_phone
 from webapp.web import origin_of, redirect, render, runtime_of
@@ -116,12 +116,8 @@ async def phone_sms(request: HTMXRequest, data: Form) -> Response:
         errors["phone"] = PHONE_TAKEN
     elif phone:
         result = await send_code(rt, phone, Purpose.CHANGE_PHONE, origin_of(request))
-        if result.error:
-            errors["code"] = result.error
-        elif not result.sent:
-            errors["code"] = wait_message(result.retry_at, rt.clock.now())
-        else:
-            notice = _("验证码已发送至{phone}", phone=mask_phone(phone))
+        refusal, notice = send_outcome(result, phone, rt.clock.now())
+        errors.update(refusal)
     return await _phone_page(request, 2, data, errors, "partials/sms_group.html", notice)
 
 

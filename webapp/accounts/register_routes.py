@@ -20,7 +20,7 @@ from webapp.accounts.routes import Form, session_cookie
 from webapp.clock import SHANGHAI
 from webapp.i18n import _
 from webapp.identity.rules import ValidityPeriod
-from webapp.sms.codes import Purpose, next_send_at, send_code, wait_message
+from webapp.sms.codes import Purpose, next_send_at, send_code, send_outcome
 from webapp.web import origin_of, redirect, render, runtime_of
 
 KEPT_FIELDS = ("name", "id_number", "valid_from", "period", "phone", "code")
@@ -96,12 +96,8 @@ async def register_sms(request: HTMXRequest, data: Form) -> Response:
             errors["phone"] = PHONE_TAKEN
         else:
             result = await send_code(rt, phone, Purpose.REGISTER, origin_of(request))
-            if result.error:
-                errors["code"] = result.error
-            elif not result.sent:
-                errors["code"] = wait_message(result.retry_at, rt.clock.now())
-            else:
-                notice = _("验证码已发送至{phone}", phone=phone[:3] + "****" + phone[-4:])
+            refusal, notice = send_outcome(result, phone, rt.clock.now())
+            errors.update(refusal)
     return await _page(request, data, errors, "partials/sms_group.html", notice=notice)
 
 

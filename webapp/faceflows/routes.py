@@ -22,8 +22,7 @@ from webapp.clock import SHANGHAI
 from webapp.face.liveness import Action, parse_challenge, random_challenge
 from webapp.faceflows import service
 from webapp.i18n import N_, _
-from webapp.sms.codes import CHECK_MESSAGES, next_send_at, wait_message
-from webapp.sms.phone import mask_phone
+from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, next_send_at, send_outcome
 from webapp.web import origin_of, redirect, render, runtime_of, safe_next
 
 SCAN = "face"  # the flow kind holding one challenge
@@ -206,12 +205,8 @@ async def recover_sms(request: HTMXRequest, data: Form) -> Response:
     notice = ""
     if not errors:
         result = await send_recovery_code(rt, name, id_number, phone, origin_of(request))
-        if result.error:
-            errors["code"] = result.error
-        elif not result.sent:
-            errors["code"] = wait_message(result.retry_at, rt.clock.now())
-        else:
-            notice = _("如信息无误，验证码已发送至{phone}", phone=mask_phone(phone))
+        refusal, notice = send_outcome(result, phone, rt.clock.now(), SENT_IF_MATCHING)
+        errors.update(refusal)
     return _recover_page(
         request,
         "sms",

@@ -19,6 +19,7 @@ from webapp.db import write_transaction
 from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.channels import DeliveryError
+from webapp.sms.phone import mask_phone
 
 
 class SmsCode(Table, tablename="sms_code"):
@@ -60,6 +61,23 @@ def wait_message(retry_at: datetime, now: datetime) -> str:
         else local.strftime("%m-%d %H:%M")
     )
     return _("短信发送次数已达上限，请于{time}后再试", time=when)
+
+
+SENT = N_("验证码已发送至{phone}")
+SENT_IF_MATCHING = N_(
+    "如信息无误，验证码已发送至{phone}"
+)  # for the answers that must not tell whether it matched
+
+
+def send_outcome(
+    result: SendResult, phone: str, now: datetime, sent: str = SENT
+) -> tuple[dict[str, str], str]:
+    """What the 获取验证码 button shows: an error for the code field, or the notice that the code is sent."""
+    if result.error:
+        return {"code": result.error}, ""
+    if not result.sent:
+        return {"code": wait_message(result.retry_at, now)}, ""
+    return {}, _(sent, phone=mask_phone(phone))
 
 
 def phone_limit(rt: Runtime, phone: str) -> limits.Limit:
