@@ -72,8 +72,7 @@ async def phone_page(request: HTMXRequest) -> Response:
     active, away = await _signed_in(request)
     if away:
         return away
-    flow = await flows.load_flow(runtime_of(request), request, PHONE_FLOW)
-    step = 2 if flow and flow.account_id == active.account_id and flow.state == "password_ok" else 1
+    step = 1 if await _phone_flow(request, active.account_id) is None else 2
     return await _phone_page(request, step, {}, {}, "partials/change_phone_step.html")
 
 
@@ -94,6 +93,13 @@ async def phone_password(request: HTMXRequest, data: Form) -> Response:
     return await _phone_page(request, 2, {}, {}, "partials/change_phone_step.html", cookies=[cookie])
 
 
+async def _password_again(request: Request) -> Response:
+    """Step 2 without a live step-1 flow (expired, or never there): back to the password."""
+    return await _phone_page(
+        request, 1, {}, {"password": N_("操作已过期，请重新输入密码")}, "partials/change_phone_step.html"
+    )
+
+
 async def _phone_flow(request: Request, account_id: int):
     flow = await flows.load_flow(runtime_of(request), request, PHONE_FLOW)
     return flow if flow and flow.account_id == account_id and flow.state == "password_ok" else None
@@ -106,9 +112,7 @@ async def phone_sms(request: HTMXRequest, data: Form) -> Response:
     if away:
         return away
     if await _phone_flow(request, active.account_id) is None:
-        return await _phone_page(
-            request, 1, {}, {"password": N_("操作已过期，请重新输入密码")}, "partials/change_phone_step.html"
-        )
+        return await _password_again(request)
     errors: dict[str, str] = {}
     notice = ""
     phone = forms.read_phone(data, errors)
@@ -129,9 +133,7 @@ async def phone_submit(request: HTMXRequest, data: Form) -> Response:
         return away
     flow = await _phone_flow(request, active.account_id)
     if flow is None:
-        return await _phone_page(
-            request, 1, {}, {"password": N_("操作已过期，请重新输入密码")}, "partials/change_phone_step.html"
-        )
+        return await _password_again(request)
     errors: dict[str, str] = {}
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
