@@ -27,11 +27,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
-import os
 import random
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -49,10 +47,9 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
-from tests.support.pgcluster import free_port  # noqa: E402
+from tests.support.server import AppServer  # noqa: E402
 from tests.support.smtp_sink import SmtpSink  # noqa: E402
 
-WEBAPP = str(Path(sys.executable).parent / "webapp")
 DEMO_PHONE, DEMO_PASSWORD = "13800138001", "Shiming@2026"
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
 PAGES = ("/login", "/register", "/faq")
@@ -83,70 +80,23 @@ class Results:
         self.outcomes.append(outcome)
 
 
-class Server:
-    """``webapp serve`` on 127.0.0.1 over a throwaway SQLite file, like e2e/conftest.py's Server."""
+class Server(AppServer):
+    """The app server of tests/support/server.py, with the bench's limits and a summary of its log."""
 
     def __init__(self, folder: Path, smtp_port: int, workers: int, login_limit: int, sms_limit: int):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.database = folder / "load.sqlite3"
         self.limits = {
             "WEBAPP_LOGIN_PER_IP_MINUTE": str(login_limit),
             "WEBAPP_SMS_PER_IP_HOUR": str(sms_limit),
         }
-        self.env = {
-            **os.environ,
-            "WEBAPP_ENV": "production",
-            "WEBAPP_SECRET_KEY": "load-bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "WEBAPP_DATABASE_URL": f"sqlite:///{self.database}",
-            "WEBAPP_SMS_CHANNEL": "smtp",
-            "WEBAPP_SMTP_HOST": "127.0.0.1",
-            "WEBAPP_SMTP_PORT": str(smtp_port),
-            "WEBAPP_WORKERS": str(workers),
-            "WEBAPP_LOG_LEVEL": "WARNING",
+        super().__init__(
+            folder,
+            "load-bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
+            workers=workers,
+            WEBAPP_SMTP_HOST="127.0.0.1",
+            WEBAPP_SMTP_PORT=str(smtp_port),
+            WEBAPP_LOG_LEVEL="WARNING",
             **self.limits,
-        }
-        self.log_path = folder / "server.log"
-        self.process: subprocess.Popen | None = None
-
-    def cli(self, *args: str) -> None:
-        done = subprocess.run([WEBAPP, *args], env=self.env, capture_output=True, text=True, timeout=180)
-        if done.returncode != 0:
-            raise RuntimeError(f"webapp {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
-
-    def start(self) -> Server:
-        self.cli("migrate")
-        self.cli("demo")
-        self.log = self.log_path.open("w")
-        self.process = subprocess.Popen(
-            [WEBAPP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("the server did not start:\n" + self.log_path.read_text()[-3000:])
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-        if getattr(self, "log", None):
-            self.log.close()
 
     def log_problems(self) -> tuple[Counter, list[str]]:
         """The server log's errors and warnings, summarised (message | last project frame | exception),

@@ -6,19 +6,14 @@ must have carried the CSRF header.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.support.pgcluster import free_port
+from tests.support.server import AppServer
 from tests.support.smtp_sink import SmtpSink
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,7 +29,6 @@ CHROMIUM_FLAGS = [
     "--disable-quic",
 ]
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
-WEBAPP = str(Path(sys.executable).parent / "webapp")
 
 
 @pytest.fixture(scope="session")
@@ -44,61 +38,20 @@ def smtp_sink():
     sink.stop()
 
 
-class Server:
-    def __init__(self, tmp: Path, smtp_port: int):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {
-            **os.environ,
-            "WEBAPP_ENV": "production",
-            "WEBAPP_SECRET_KEY": "e2e-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "WEBAPP_DATABASE_URL": f"sqlite:///{tmp / 'e2e.sqlite3'}",
-            "WEBAPP_SMS_CHANNEL": "smtp",
-            "WEBAPP_SMTP_PORT": str(smtp_port),
-            "WEBAPP_FACE_WORKERS": "2",
-            # Every case comes from 127.0.0.1: the per-address limits are set for a whole suite's traffic,
-            # while the per-phone and per-account limits stay at their defaults.
-            "WEBAPP_SMS_PER_IP_HOUR": "500",
-            "WEBAPP_LOOKUP_PER_IP_HOUR": "500",
-            "WEBAPP_LOGIN_PER_IP_MINUTE": "300",
-            "WEBAPP_FACE_PER_IP_HOUR": "300",
-        }
-        self.log = (tmp / "server.log").open("w")
-        self.process: subprocess.Popen | None = None
-
-    def cli(self, *args: str) -> str:
-        done = subprocess.run([WEBAPP, *args], env=self.env, capture_output=True, text=True, timeout=120)
-        assert done.returncode == 0, done.stderr
-        return done.stdout
-
-    def start(self) -> Server:
-        self.cli("migrate")
-        self.cli("demo")
-        self.process = subprocess.Popen(
-            [WEBAPP, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
-            self.process.wait(timeout=20)
-        self.log.close()
-
-
 @pytest.fixture(scope="session")
 def server(tmp_path_factory, smtp_sink):
-    running = Server(tmp_path_factory.mktemp("e2e"), smtp_sink.port).start()
+    running = AppServer(
+        tmp_path_factory.mktemp("e2e"),
+        "e2e-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        WEBAPP_SMTP_PORT=str(smtp_sink.port),
+        WEBAPP_FACE_WORKERS="2",
+        # Every case comes from 127.0.0.1: the per-address limits are set for a whole suite's traffic,
+        # while the per-phone and per-account limits stay at their defaults.
+        WEBAPP_SMS_PER_IP_HOUR="500",
+        WEBAPP_LOOKUP_PER_IP_HOUR="500",
+        WEBAPP_LOGIN_PER_IP_MINUTE="300",
+        WEBAPP_FACE_PER_IP_HOUR="300",
+    ).start()
     yield running
     running.stop()
 
