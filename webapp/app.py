@@ -8,7 +8,6 @@ import logging
 from functools import cache
 from pathlib import Path
 
-import asyncpg
 from jinja2 import StrictUndefined
 from litestar import Litestar, Request, Response, get
 from litestar.config.compression import CompressionConfig
@@ -36,15 +35,6 @@ SHELL_FILES = [
     "icons/icon-192.png",
     "manifest.webmanifest",
 ]
-
-
-DATABASE_DOWN = (
-    ConnectionError,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
-    asyncpg.exceptions.TooManyConnectionsError,
-    asyncpg.exceptions.InterfaceError,
-)
 
 
 @cache
@@ -116,9 +106,10 @@ async def choose_language(request: Request, code: str, next: str = "/login") -> 
 def _error_page(request: Request, exc: Exception) -> Response:
     status = getattr(exc, "status_code", 500)
     set_locale(request)
-    if status >= 500 and not _is_database_error(exc):
+    unavailable = db.is_unavailable(exc)
+    if status >= 500 and not unavailable:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-    if _is_database_error(exc):
+    if unavailable:
         status = 503
     messages = {
         403: _("请求已失效，请刷新页面后重试"),
@@ -130,18 +121,11 @@ def _error_page(request: Request, exc: Exception) -> Response:
     }
     message = messages.get(status, _("请求无法处理") if status < 500 else _("系统繁忙，请稍后再试"))
     return Template(
-        template_name="error.html", context={"status": status, "message": message}, status_code=status
+        template_name="error.html",
+        context={"status": status, "message": message},
+        status_code=status,
+        headers={"retry-after": str(db.RETRY_AFTER_SECONDS)} if unavailable else None,
     )
-
-
-def _is_database_error(exc: BaseException) -> bool:
-    """The database is unreachable or refusing connections (not: a bad query of ours)."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, DATABASE_DOWN):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 async def purge_hourly(runtime: Runtime) -> None:

@@ -14,17 +14,105 @@ from urllib.parse import urlsplit
 import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
 
+from webapp.loops import PerLoop
+
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
+RETRY_AFTER_SECONDS = 5
+READ_ONLY_STATEMENTS = ("SELECT", "PRAGMA", "EXPLAIN")
 log = logging.getLogger(__name__)
+
+
+class WriteGate:
+    """One FIFO queue of this process's SQLite writers, per event loop.
+
+    SQLite has one writer at a time, and its busy handler retries by sleeping, not in arrival order: under
+    load (Argon2 saturating the cores) an unlucky writer could wait out the whole busy timeout while later
+    ones got through. Queueing the writers here first gives each its turn in order; SQLite's own busy
+    timeout is then only met by writers in other processes.
+    """
+
+    def __init__(self, timeout_seconds: float):
+        self.timeout_seconds = timeout_seconds
+        self._lock = PerLoop(asyncio.Lock)
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        lock = self._lock.get()
+        try:
+            await asyncio.wait_for(lock.acquire(), self.timeout_seconds)
+        except TimeoutError as error:
+            raise DatabaseBusy("no write turn within the busy timeout") from error
+        try:
+            yield
+        finally:
+            lock.release()
+
+
+class GatedTransaction(SQLiteTransaction):
+    """A write transaction (IMMEDIATE or EXCLUSIVE) that waits for its turn at the gate first."""
+
+    def __init__(self, engine: GatedSQLiteEngine, *args, **kwargs):
+        super().__init__(engine, *args, **kwargs)
+        self._turn: contextlib.AbstractAsyncContextManager | None = None
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is None and self.transaction_type is not TransactionType.deferred:
+            self._turn = self.engine.write_gate.turn()
+            await self._turn.__aenter__()
+        try:
+            return await super().__aenter__()
+        except BaseException:
+            await self._leave_gate()
+            raise
+
+    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+        try:
+            return await super().__aexit__(exception_type, exception, traceback)
+        finally:
+            await self._leave_gate()
+
+    async def _leave_gate(self) -> None:
+        if self._turn is not None:
+            turn, self._turn = self._turn, None
+            await turn.__aexit__(None, None, None)
+
+
+class GatedSQLiteEngine(SQLiteEngine):
+    """SQLite whose writers in this process queue at one :class:`WriteGate`: write transactions, and
+    single writing statements outside a transaction (audit rows, session inserts)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.write_gate = WriteGate(SQLITE_BUSY_TIMEOUT_SECONDS)
+
+    def transaction(self, transaction_type=TransactionType.deferred, allow_nested=True) -> SQLiteTransaction:
+        return GatedTransaction(self, transaction_type=transaction_type, allow_nested=allow_nested)
+
+    async def run_querystring(self, querystring: QueryString, in_pool: bool = False):
+        sql, _ = querystring.compile_string(engine_type=self.engine_type)
+        if self.current_transaction.get() or _reads_only(sql):
+            return await super().run_querystring(querystring, in_pool)
+        async with self.write_gate.turn():
+            return await super().run_querystring(querystring, in_pool)
+
+    async def run_ddl(self, ddl: str, in_pool: bool = False):
+        if self.current_transaction.get():
+            return await super().run_ddl(ddl, in_pool)
+        async with self.write_gate.turn():
+            return await super().run_ddl(ddl, in_pool)
+
+
+def _reads_only(sql: str) -> bool:
+    return sql.lstrip().upper().startswith(READ_ONLY_STATEMENTS)
 
 
 def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite:"):
         path = Path(database_url.removeprefix("sqlite:///"))
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return GatedSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
     parts = urlsplit(database_url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ValueError("unsupported database URL scheme")
@@ -105,3 +193,30 @@ async def write_transaction(*lock_keys: str) -> AsyncIterator[None]:
 
 def _lock_number(key: str) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+class DatabaseBusy(RuntimeError):
+    """No write turn within the busy timeout: the service answers 503 with Retry-After."""
+
+
+UNAVAILABLE = (
+    ConnectionError,
+    DatabaseBusy,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.InterfaceError,
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """The database is unreachable, refusing connections, or too busy to take a write in time (not: a bad
+    query of ours). Such a request gets 503 with Retry-After."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, UNAVAILABLE):
+            return True
+        if isinstance(seen, sqlite3.OperationalError) and "database is locked" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import unicodedata
 from functools import cache
 
@@ -10,10 +11,14 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from webapp.i18n import N_
+from webapp.loops import PerLoop
 
 # argon2-cffi's defaults: RFC 9106's low-memory Argon2id profile (64 MiB, t=3, p=4), ≈110 ms here.
 # When these change, check_needs_rehash upgrades each stored hash at its owner's next login.
 HASHER = PasswordHasher()
+# At most one Argon2 computation per core: more would only share the cores, slowing every login together
+# and starving the event loop and the SQLite threads; the rest wait in line.
+ARGON2_SLOTS = PerLoop(lambda: anyio.CapacityLimiter(len(os.sched_getaffinity(0))))
 
 COMMON_PASSWORDS = frozenset(
     {
@@ -99,7 +104,7 @@ def validate_password(password: str, *personal: str) -> str:
 
 
 async def hash_password(password: str) -> str:
-    return await anyio.to_thread.run_sync(HASHER.hash, password)
+    return await anyio.to_thread.run_sync(HASHER.hash, password, limiter=ARGON2_SLOTS.get())
 
 
 @cache
@@ -119,4 +124,4 @@ async def verify_password(stored_hash: str | None, password: str) -> tuple[bool,
             return False, False
         return stored_hash is not None, HASHER.check_needs_rehash(target)
 
-    return await anyio.to_thread.run_sync(check)
+    return await anyio.to_thread.run_sync(check, limiter=ARGON2_SLOTS.get())

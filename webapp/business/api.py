@@ -28,6 +28,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 
+from webapp import db
 from webapp.business.apikeys import authenticate
 from webapp.business.rules import KINDS, ROLES, STATUSES, FieldProblem, FilingInvalid, validate_filing
 from webapp.business.service import (
@@ -234,10 +235,9 @@ def api_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         errors = {405: "method_not_allowed", 413: "request_too_large", 415: "unsupported_media_type"}
         return _error(exc.status_code, errors.get(exc.status_code, "invalid_request"), str(exc.detail))
-    from webapp.app import _is_database_error
-
-    if _is_database_error(exc):
-        return _error(503, "unavailable", _("服务暂时不可用，请稍后再试"))
+    if db.is_unavailable(exc):
+        retry_after = {"retry-after": str(db.RETRY_AFTER_SECONDS)}
+        return _error(503, "unavailable", _("服务暂时不可用，请稍后再试"), **retry_after)
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return _error(500, "internal_error", _("系统繁忙，请稍后再试"))
 
