@@ -84,6 +84,8 @@ def test_signed_out_screens(page, audit):
     audit("forgot password: identify")
     page.goto(page.base + "/recover?method=sms")
     audit("forgot password: SMS way")
+    page.goto(page.base + "/activate/face")
+    audit("activation by face: identify")
     page.goto(page.base + "/no-such-page")
     expect(page.get_by_role("heading", name="页面不存在")).to_be_visible()
     audit("error page (404)")
@@ -177,6 +179,7 @@ def test_touch_targets_are_at_least_44px_on_a_phone(page, citizen, smtp_sink):
         "/login/face",
         "/recover",
         "/recover?method=sms",
+        "/activate/face",
         "/no-such-page",
         "/offline",
     ):

@@ -1,5 +1,6 @@
-"""Screens 6, 7, 8, 11, 12 and the face scan component through Chromium's fake camera. The clips are made
-at test time from the test photos by landmark warps; the citizen's registry photo is obama-1.jpg."""
+"""Screens 6, 7, 8, 11, 12, activation by face, and the face scan component through Chromium's fake
+camera. The clips are made at test time from the test photos by landmark warps; the citizen's registry
+photo is obama-1.jpg."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import SIZES, screenshot
-from e2e.pages import AccountPage, FaceScan, LoginPage
+from e2e.pages import AccountPage, ActivatePage, FaceScan, LoginPage
 from e2e.test_accounts import PASSWORD, register
 
 OBAMA = {"photo": "obama-2.jpg"}
@@ -133,6 +134,41 @@ def test_forgot_password_refusals(camera_browsers, server, level4_citizen, clip,
     assert message in FaceScan(page).run(expect_redirect=False)
     page.goto(server.url + "/login")
     LoginPage(page).log_in(level4_citizen.phone, PASSWORD)  # the password is unchanged
+    expect(page).to_have_url(server.url + "/account")
+    page.context.close()
+
+
+def test_activation_by_face_when_the_phone_on_record_no_longer_works(
+    camera_browsers, server, size, photo_citizen, unactivated, smtp_sink
+):
+    page = camera_page(camera_browsers, server, size, OBAMA)
+    LoginPage(page).open()
+    LoginPage(page).log_in(unactivated.id_number, "any-password")
+    expect(page).to_have_url(server.url + "/activate")
+    page.get_by_role("link", name="原手机号已停用？使用人脸识别激活").click()
+    activate = ActivatePage(page)
+    expect(activate.heading("激活账号")).to_be_visible()
+    expect(page.get_by_text("第1步，共3步")).to_be_visible()
+    activate.field("姓名").fill(unactivated.name)
+    activate.field("身份证号").fill(unactivated.id_number)
+    screenshot(page, "04-activate-face")
+    activate.press("扫描人脸")
+    assert FaceScan(page).run(expect_redirect=True) == "身份核验通过"
+    expect(page.get_by_text("人脸核验已通过，请绑定新的手机号。")).to_be_visible()
+    new_phone = "139" + unactivated.phone[3:]
+    activate.field("新手机号").fill(new_phone)
+    activate.press("发送验证码")
+    expect(page.get_by_text("验证码已发送至")).to_be_visible()
+    activate.field("手机验证码").fill(smtp_sink.code_for(new_phone))
+    screenshot(page, "04-activate-face-new-phone")
+    activate.press("下一步")
+    expect(page.get_by_text("第3步，共3步")).to_be_visible()
+    activate.choose_credentials("face_" + unactivated.phone[-6:] + size[0], PASSWORD)
+    expect(page).to_have_url(server.url + "/account")
+    assert smtp_sink.to(unactivated.phone) == []  # the dead number got nothing
+    AccountPage(page).log_out()
+    LoginPage(page).open()
+    LoginPage(page).log_in(new_phone, PASSWORD)
     expect(page).to_have_url(server.url + "/account")
     page.context.close()
 

@@ -252,3 +252,98 @@ async def test_confirming_a_filing_takes_a_fresh_face_scan(rt, client, faces):
     status = await filing_status_by_reference(rt, reference)
     assert status.status == "pending"  # the partner has not confirmed yet
     assert [p.status for p in status.persons] == ["confirmed", "pending"]
+
+
+# ---------------------------------------------------------------- activation when the phone on record is dead
+
+
+async def imported_with_photo(rt, faces, photo: str = "obama-1.jpg"):
+    """An account imported from a provincial system (no password yet), whose registry photo is known."""
+    from webapp.accounts.service import NewAccount, create_account
+
+    record = await factories.citizen(rt, "欧巴马", photo=(faces / photo).read_bytes())
+    old_phone = factories.phone()
+    new = NewAccount(
+        record.name, record.id_number, record.valid_from, record.valid_to, old_phone, None, "河南"
+    )
+    return await create_account(rt, new, factories.ORIGIN), record, old_phone
+
+
+async def test_activation_by_face_when_the_phone_on_record_no_longer_works(rt, client, faces, smtp_sink):
+    account_id, record, old_phone = await imported_with_photo(rt, faces)
+    token = await csrf_token(client)
+    assert 'href="/activate/face"' in (await client.get("/activate")).text
+    identity = {"name": record.name, "id_number": record.id_number}
+    step = await post_form(client, "/activate/face", identity, token=token)
+    assert "人脸信息处理告知书" in step.text and "第1步，共3步" in step.text
+    refused = await scan(client, token, "activate", burst(faces, "biden-1.jpg"))
+    assert refused == {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}
+    expired = await post_form(client, "/activate/face/sms", {"phone": factories.phone()}, token=token)
+    assert "操作已过期，请重新核验身份" in expired.text  # no new phone before the face matched
+
+    await post_form(client, "/activate/face", identity, token=token)
+    matched = await scan(client, token, "activate", burst(faces, "obama-2.jpg"))
+    assert matched == {"ok": True, "message": "身份核验通过", "redirect": "/activate/face"}
+    page = await client.get("/activate/face")
+    assert "人脸核验已通过，请绑定新的手机号。" in page.text and "第2步，共3步" in page.text
+
+    taken = await factories.account(rt, "占号者")
+    busy = await post_form(client, "/activate/face/sms", {"phone": taken[2]}, htmx=True, token=token)
+    assert field_error(busy.text, "phone") == "该手机号已被其他账号使用"
+    new_phone = factories.phone()
+    sent = await post_form(client, "/activate/face/sms", {"phone": new_phone}, htmx=True, token=token)
+    assert f"验证码已发送至{new_phone[:3]}****{new_phone[-4:]}" in sent.text
+    wrong = await post_form(
+        client, "/activate/face/phone", {"phone": new_phone, "code": "000000"}, token=token
+    )
+    assert field_error(wrong.text, "code") == "验证码不正确"
+    step2 = await post_form(
+        client,
+        "/activate/face/phone",
+        {"phone": new_phone, "code": smtp_sink.code_for(new_phone)},
+        token=token,
+    )
+    assert "第3步，共3步" in step2.text and "6-20位字符，第一位必须为字母，支持数字、下划线" in step2.text
+    done = await post_form(
+        client,
+        "/activate/account",
+        {"username": "obama_face", "password": "Face-activ-8", "password2": "Face-activ-8"},
+        token=token,
+    )
+    assert done.headers["location"] == "/account"
+
+    row = await Account.select().where(Account.id == account_id).first()
+    assert row["state"] == "active" and row["phone_index"] == rt.phone_index(new_phone)
+    assert smtp_sink.to(old_phone) == []
+    events = [r["event"] for r in await AuditEvent.select().where(AuditEvent.account_id == account_id)]
+    for event in (
+        "activation_face_verified",
+        "phone_changed",
+        "activation_phone_verified",
+        "account_activated",
+    ):
+        assert event in events, events
+    await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    login = await post_form(
+        client, "/login", {"identifier": new_phone, "password": "Face-activ-8"}, token=token
+    )
+    assert login.headers["location"] == "/account"
+
+
+async def test_activation_by_face_answers_alike_for_anyone_else(rt, client, faces):
+    """A wrong name, an active account, or nobody: the same scan step, and a scan that cannot match."""
+    _id, record, _phone = await imported_with_photo(rt, faces)
+    _active_id, active, _active_phone = await factories.account(rt, "马小跳")
+    token = await csrf_token(client)
+    answers = []
+    for name, id_number in (
+        (record.name, record.id_number),
+        ("奥巴马", record.id_number),
+        (active.name, active.id_number),
+    ):
+        step = await post_form(client, "/activate/face", {"name": name, "id_number": id_number}, token=token)
+        answers.append(step.text.replace(name, "NAME").replace(id_number, "ID"))
+    assert answers[0] == answers[1] == answers[2]
+    result = await scan(client, token, "activate", burst(faces, "obama-2.jpg"))  # the last flow: nobody
+    assert result == {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}
+    assert "人脸核验已通过" not in (await client.get("/activate/face")).text

@@ -220,6 +220,7 @@ SIGNED_OUT_PAGES = [
     "/agreement",
     "/faq",
     "/activate",
+    "/activate/face",
     "/recover",
     "/recover?method=sms",
     "/login/face",

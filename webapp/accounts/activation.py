@@ -2,6 +2,9 @@
 
 Step 1 answers alike whether or not the account exists and the phone matches: the same message, and the
 same work (quota taken, code made and stored) up to the point of sending.
+
+When the phone on record no longer works, a face scan matched by the identity authority stands in for it
+(姓名 + 身份证号, then the scan); the person then binds a new phone with an SMS code, and goes on to step 2.
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import re
 
 from webapp import audit
 from webapp.accounts.passwords import hash_password
+from webapp.accounts.registration import move_to_new_phone
+from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
 from webapp.db import write_transaction
 from webapp.i18n import N_
@@ -45,6 +50,20 @@ async def check_activation_code(
         await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"])
         return match["id"], check
     return None, check
+
+
+async def find_unactivated(rt: Runtime, name: str, id_number: str) -> dict | None:
+    return await find_by_name_and_id(rt, name, id_number, "unactivated")
+
+
+async def bind_new_phone(
+    rt: Runtime, account_id: int, phone: str, code: str, origin: audit.Origin
+) -> dict[str, str]:
+    """Activation by face: the new phone, proved by its code, replaces the dead one on record."""
+    errors, old_phone = await move_to_new_phone(rt, account_id, phone, code, Purpose.ACTIVATE, origin)
+    if old_phone is not None:
+        await audit.record("activation_phone_verified", rt.clock.now(), origin, account_id, method="face")
+    return errors
 
 
 def validate_username(raw: str) -> str:

@@ -1,4 +1,7 @@
-"""Screens 4 and 5 (激活账号): reached by logging in to an unactivated account with any password."""
+"""Screens 4 and 5 (激活账号): reached by logging in to an unactivated account with any password.
+
+The way without the phone on record: /activate/face (姓名 + 身份证号, a face scan matched by the authority,
+then a new phone proved by SMS) joins the same flow at step 2."""
 
 from __future__ import annotations
 
@@ -10,47 +13,70 @@ from webapp.accounts import forms, sessions
 from webapp.accounts.activation import (
     USERNAME_HINT,
     activate,
+    bind_new_phone,
     check_activation_code,
+    find_unactivated,
     send_activation_code,
     validate_username,
 )
+from webapp.accounts.registration import send_code_to_new_phone
 from webapp.accounts.routes import Form, session_cookie
 from webapp.i18n import N_, _
-from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, CodeCheck, next_send_at, send_outcome
+from webapp.sms.codes import (
+    CHECK_MESSAGES,
+    SENT_IF_MATCHING,
+    CodeCheck,
+    Purpose,
+    next_send_at,
+    send_outcome,
+)
 from webapp.web import origin_of, redirect, render, runtime_of
 
 KIND = "activate"
+BY_FACE = "face"  # the flow's ``via`` when the face stood in for the phone on record
+FACE_EXPIRED = N_("操作已过期，请重新核验身份")
 
 
 async def _step1(request: Request, data: dict, errors: dict[str, str], partial: str, notice: str = ""):
-    rt = runtime_of(request)
-    phone = forms.read_phone(data, {})
     retarget = None
     if partial == "partials/sms_group.html" and "id_number" in errors:
         partial, retarget = "partials/activate_step.html", "#activate"  # the error belongs to a field outside
+    return await _phone_step(request, 1, data, errors, partial, notice, retarget=retarget)
+
+
+async def _phone_step(
+    request: Request, step, data: dict, errors: dict[str, str], partial: str, notice: str = "", via="", **kw
+):
+    """A step of the form with the SMS group: 1 (the phone on record), or by face "identify", "scan" and
+    "new_phone" (a new number)."""
+    rt = runtime_of(request)
+    phone = forms.read_phone(data, {})
     return render(
         request,
         "activate.html",
         partial,
-        retarget=retarget,
-        step=1,
-        form={name: forms.text(data, name) for name in ("id_number", "phone", "code")},
+        step=step,
+        via=via,
+        form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
         errors=forms.translated(errors),
         retry_at=await next_send_at(rt, phone) if phone else None,
         notice=notice,
-        sms_url="/activate/sms",
+        sms_url="/activate/face/sms" if via else "/activate/sms",
         form_id="activate-form",
+        phone_label=_("新手机号") if via else _("手机号"),
         code_label=_("手机验证码"),
         sms_label=_("发送验证码"),
+        **kw,
     )
 
 
-def _step2(request: Request, data: dict, errors: dict[str, str], cookies=None):
+def _step2(request: Request, data: dict, errors: dict[str, str], via: str = "", cookies=None):
     return render(
         request,
         "activate.html",
         "partials/activate_step.html",
         step=2,
+        via=via,
         form={"username": forms.text(data, "username", 20)},
         errors=forms.translated(errors),
         username_hint=_(USERNAME_HINT),
@@ -62,7 +88,7 @@ def _step2(request: Request, data: dict, errors: dict[str, str], cookies=None):
 async def activate_page(request: HTMXRequest) -> Response:
     flow = await flows.load_flow(runtime_of(request), request, KIND)
     if flow and flow.state == "phone_verified":
-        return _step2(request, {}, {})
+        return _step2(request, {}, {}, flow.data.get("via", ""))
     return await _step1(request, {}, {}, "partials/activate_step.html")
 
 
@@ -131,7 +157,86 @@ async def activate_account(request: HTMXRequest, data: Form) -> Response:
             token = await sessions.start_session(rt, flow.account_id, origin_of(request))
             return redirect(request, "/account", cookies=[done, session_cookie(request, token)])
         errors["username"] = problem
-    return _step2(request, data, errors)
+    return _step2(request, data, errors, flow.data.get("via", ""))
 
 
-ROUTES = [activate_page, activate_sms, activate_verify, activate_account]
+# ---------------------------------------------------------------- the phone on record no longer works
+
+
+async def _face_step(
+    request: Request, step: str, data: dict, errors: dict[str, str], partial: str = "", notice: str = "", **kw
+):
+    return await _phone_step(
+        request, step, data, errors, partial or "partials/activate_step.html", notice, BY_FACE, **kw
+    )
+
+
+async def _face_verified(request: Request):
+    flow = await flows.load_flow(runtime_of(request), request, KIND)
+    return flow if flow and flow.state == "face_verified" else None
+
+
+@get("/activate/face")
+async def activate_face_page(request: HTMXRequest) -> Response:
+    if await _face_verified(request):
+        return await _face_step(request, "new_phone", {}, {})
+    return await _face_step(request, "identify", {}, {})
+
+
+@post("/activate/face")
+async def activate_face_identify(request: HTMXRequest, data: Form) -> Response:
+    """姓名 and 身份证号, then the scan: the same answer whether or not they name an unactivated account."""
+    rt = runtime_of(request)
+    errors: dict[str, str] = {}
+    name, id_number = forms.read_identity(data, rt.clock.today(), errors)
+    if errors:
+        return await _face_step(request, "identify", data, errors)
+    account = await find_unactivated(rt, name, id_number)
+    _flow, cookie = await flows.start_flow(
+        rt, KIND, "identified", account["id"] if account else None, via=BY_FACE
+    )
+    return await _face_step(request, "scan", data, {}, cookies=[cookie])
+
+
+@post("/activate/face/sms")
+async def activate_face_sms(request: HTMXRequest, data: Form) -> Response:
+    """发送验证码 to the new phone, once the face has matched."""
+    rt = runtime_of(request)
+    if not await _face_verified(request):
+        return await _face_step(request, "identify", {}, {"form": FACE_EXPIRED})
+    errors: dict[str, str] = {}
+    notice = ""
+    phone = forms.read_phone(data, errors)
+    if phone:
+        errors, notice = await send_code_to_new_phone(rt, phone, Purpose.ACTIVATE, origin_of(request))
+    return await _face_step(request, "new_phone", data, errors, "partials/sms_group.html", notice)
+
+
+@post("/activate/face/phone")
+async def activate_face_phone(request: HTMXRequest, data: Form) -> Response:
+    """下一步: the new phone replaces the one on record, and the flow moves to step 2."""
+    rt = runtime_of(request)
+    flow = await _face_verified(request)
+    if flow is None:
+        return await _face_step(request, "identify", {}, {"form": FACE_EXPIRED})
+    errors: dict[str, str] = {}
+    phone = forms.read_phone(data, errors)
+    code = forms.read_code(data, errors)
+    if not errors:
+        errors = await bind_new_phone(rt, flow.account_id, phone, code, origin_of(request))
+        if not errors:
+            await flows.advance(flow, "phone_verified")
+            return _step2(request, {}, {}, BY_FACE)
+    return await _face_step(request, "new_phone", data, errors)
+
+
+ROUTES = [
+    activate_page,
+    activate_sms,
+    activate_verify,
+    activate_account,
+    activate_face_page,
+    activate_face_identify,
+    activate_face_sms,
+    activate_face_phone,
+]

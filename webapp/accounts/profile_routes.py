@@ -9,26 +9,12 @@ from litestar.plugins.htmx import HTMXRequest
 
 from webapp import flows
 from webapp.accounts import forms, sessions
-from webapp.accounts.registration import PHONE_TAKEN, phone_in_use
+from webapp.accounts.registration import move_to_new_phone, send_code_to_new_phone
 from webapp.accounts.routes import Form, current_session, login_error
-from webapp.accounts.service import (
-    AccountExists,
-    LoginOutcome,
-    change_password,
-    change_phone,
-    password_attempt,
-)
+from webapp.accounts.service import LoginOutcome, change_password, password_attempt
 from webapp.accounts.tables import Account
 from webapp.i18n import N_, _
-from webapp.sms.codes import (
-    CHECK_MESSAGES,
-    CodeCheck,
-    Purpose,
-    next_send_at,
-    send_code,
-    send_outcome,
-    verify_code,
-)
+from webapp.sms.codes import Purpose, next_send_at
 from webapp.sms.phone import mask_phone
 from webapp.web import origin_of, redirect, render, runtime_of
 
@@ -116,12 +102,8 @@ async def phone_sms(request: HTMXRequest, data: Form) -> Response:
     errors: dict[str, str] = {}
     notice = ""
     phone = forms.read_phone(data, errors)
-    if phone and await phone_in_use(rt, phone):
-        errors["phone"] = PHONE_TAKEN
-    elif phone:
-        result = await send_code(rt, phone, Purpose.CHANGE_PHONE, origin_of(request))
-        refusal, notice = send_outcome(result, phone, rt.clock.now())
-        errors.update(refusal)
+    if phone:
+        errors, notice = await send_code_to_new_phone(rt, phone, Purpose.CHANGE_PHONE, origin_of(request))
     return await _phone_page(request, 2, data, errors, "partials/sms_group.html", notice)
 
 
@@ -138,18 +120,13 @@ async def phone_submit(request: HTMXRequest, data: Form) -> Response:
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
     if not errors:
-        check = await verify_code(rt, phone, Purpose.CHANGE_PHONE, code)
-        if check is not CodeCheck.OK:
-            errors["code"] = CHECK_MESSAGES[check]
-        else:
-            try:
-                old_phone = await change_phone(rt, active.account_id, phone, origin_of(request))
-            except AccountExists:
-                errors["phone"] = PHONE_TAKEN
-            else:
-                await _notify_old_phone(rt, old_phone, phone)
-                done = await flows.finish(rt, flow)
-                return redirect(request, "/account?done=phone", cookies=[done])
+        errors, old_phone = await move_to_new_phone(
+            rt, active.account_id, phone, code, Purpose.CHANGE_PHONE, origin_of(request)
+        )
+        if old_phone is not None:
+            await _notify_old_phone(rt, old_phone, phone)
+            done = await flows.finish(rt, flow)
+            return redirect(request, "/account?done=phone", cookies=[done])
     return await _phone_page(request, 2, data, errors, "partials/change_phone_step.html")
 
 

@@ -8,17 +8,14 @@ from __future__ import annotations
 from webapp import audit
 from webapp.accounts import sessions
 from webapp.accounts.passwords import hash_password
+from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
 from webapp.runtime import Runtime
 from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
 
 
 async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> dict | None:
-    """The account when name and ID number together match an active one."""
-    row = await Account.select().where(Account.id_index == rt.id_index(id_number)).first()
-    if row is None or row["state"] != "active":
-        return None
-    return row if rt.keyring.decrypt_text(row["name"], "account.name") == name else None
+    return await find_by_name_and_id(rt, name, id_number, "active")
 
 
 async def _phone_matches(rt: Runtime, account: dict | None, phone: str) -> bool:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from webapp import audit, limits
-from webapp.accounts.service import AccountExists, NewAccount, create_account
+from webapp.accounts.service import AccountExists, NewAccount, change_phone, create_account
 from webapp.accounts.tables import Account
 from webapp.i18n import N_
 from webapp.identity.authority import AuthorityUnavailable
 from webapp.runtime import Runtime
-from webapp.sms.codes import CHECK_MESSAGES, CodeCheck, Purpose, verify_code
+from webapp.sms.codes import CHECK_MESSAGES, CodeCheck, Purpose, send_code, send_outcome, verify_code
 
 ALREADY_REGISTERED = N_("账号已注册，请直接登录")
 PHONE_TAKEN = N_("该手机号已被其他账号使用")
@@ -47,6 +47,28 @@ async def is_registered(rt: Runtime, name: str, id_number: str) -> bool:
 
 async def phone_in_use(rt: Runtime, phone: str) -> bool:
     return await Account.exists().where(Account.phone_index == rt.phone_index(phone))
+
+
+async def send_code_to_new_phone(
+    rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin
+) -> tuple[dict[str, str], str]:
+    """获取验证码 for a number about to be bound to an existing account: ({field: refusal}, notice)."""
+    if await phone_in_use(rt, phone):
+        return {"phone": PHONE_TAKEN}, ""
+    return send_outcome(await send_code(rt, phone, purpose, origin), phone, rt.clock.now())
+
+
+async def move_to_new_phone(
+    rt: Runtime, account_id: int, phone: str, code: str, purpose: Purpose, origin: audit.Origin
+) -> tuple[dict[str, str], str | None]:
+    """The code proves the new number, which replaces the one on record: ({field: refusal}, old number)."""
+    check = await verify_code(rt, phone, purpose, code)
+    if check is not CodeCheck.OK:
+        return {"code": CHECK_MESSAGES[check]}, None
+    try:
+        return {}, await change_phone(rt, account_id, phone, origin)
+    except AccountExists:
+        return {"phone": PHONE_TAKEN}, None
 
 
 async def register(

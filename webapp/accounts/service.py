@@ -84,6 +84,15 @@ async def find_by_identifier(rt: Runtime, raw: str) -> dict | None:
     return await Account.select().where(Account.username_key == value.lower()).first()
 
 
+async def find_by_name_and_id(rt: Runtime, name: str, id_number: str, state: str) -> dict | None:
+    """The account in ``state`` when name and ID number together match it (for the identity checks of
+    忘记密码 and activation by face, which answer alike either way)."""
+    row = await Account.select().where(Account.id_index == rt.id_index(id_number)).first()
+    if row is None or row["state"] != state:
+        return None
+    return row if rt.keyring.decrypt_text(row["name"], "account.name") == name else None
+
+
 class LoginOutcome(StrEnum):
     OK = "ok"
     WRONG = "wrong"

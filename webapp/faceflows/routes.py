@@ -29,6 +29,8 @@ SCAN = "face"  # the flow kind holding one challenge
 LOGIN = "face_login"
 RECOVER = "recover"
 FILING = "filing_decision"
+ACTIVATE = "activate"  # activation by face, when the phone on record no longer works
+SIGNED_OUT_PURPOSES = {"login", "recover", "activate"}
 MAX_FRAME_UPLOAD = 30
 
 
@@ -328,7 +330,7 @@ async def _subject(request: Request, purpose: str) -> tuple[dict | None, object 
         if account["level"] >= 4:
             return None, None, _("已是四级实名")
         return account, None, ""
-    kind = {"login": LOGIN, "recover": RECOVER, "filing": FILING}.get(purpose)
+    kind = {"login": LOGIN, "recover": RECOVER, "filing": FILING, "activate": ACTIVATE}.get(purpose)
     if kind is None:
         return None, None, _("请求无法处理")
     flow = await flows.load_flow(rt, request, kind)
@@ -361,7 +363,7 @@ async def scan_start(request: HTMXRequest, data: Form) -> Response:
         return _json(False, _("人脸核验失败次数过多，请于{time}后再试", time=when), status=429)
     consented = forms.text(data, "consent") == "yes"
     # Signed out (login, recover): asked every time. Signed in: asked once, then recorded on the account.
-    first_time = purpose in {"login", "recover"} or account["face_consent_at"] is None
+    first_time = purpose in SIGNED_OUT_PURPOSES or account["face_consent_at"] is None
     if first_time and not consented:
         return _json(False, _("请先阅读并同意《人脸信息处理告知书》"), status=400)
     if purpose == "upgrade" and account["face_consent_at"] is None:
@@ -440,6 +442,10 @@ async def _succeed(
         return response
     if purpose == "filing":
         return await _decide_filing(request, account, outcome_distance, check, context_flow)
+    if purpose == "activate":
+        await flows.advance(context_flow, "face_verified")
+        await audit.record("activation_face_verified", rt.clock.now(), origin, account["id"])
+        return _json(True, _("身份核验通过"), "/activate/face")
     await flows.advance(context_flow, "verified")
     await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="face")
     return _json(True, _("身份核验通过"), "/recover")
