@@ -1,9 +1,10 @@
 """Load benchmark — run ``python bench/load.py`` from the project root (the venv's python).
 
-It starts ``webapp serve`` on 127.0.0.1 with a throwaway SQLite database (``webapp migrate`` and
-``webapp demo`` first, as e2e/conftest.py does) and a real SMTP sink (aiosmtpd, as the tests use),
-then drives mixed traffic from ``--users`` concurrent users (httpx async clients, one per user, each
-with its own CSRF cookie and token) for ``--seconds``:
+It starts ``webapp serve`` on 127.0.0.1 with a throwaway SQLite database, or with ``--database postgres``
+a throwaway PostgreSQL 15 cluster (``webapp migrate`` and ``webapp demo`` first, as e2e/conftest.py
+does) and a real SMTP sink (aiosmtpd, as the tests use), then drives mixed traffic from ``--users``
+concurrent users (httpx async clients, one per user, each with its own CSRF cookie and token) for
+``--seconds``:
 
 - page views: GET /login, /register, /faq;
 - logins: the demo account 13800138001 / Shiming@2026, and wrong passwords on unknown identifiers
@@ -47,6 +48,7 @@ if str(ROOT) not in sys.path:
 
 import httpx  # noqa: E402
 
+from tests.support.pgcluster import ThrowawayPostgres  # noqa: E402
 from tests.support.server import AppServer  # noqa: E402
 from tests.support.smtp_sink import SmtpSink  # noqa: E402
 
@@ -83,11 +85,20 @@ class Results:
 class Server(AppServer):
     """The app server of tests/support/server.py, with the bench's limits and a summary of its log."""
 
-    def __init__(self, folder: Path, smtp_port: int, workers: int, login_limit: int, sms_limit: int):
+    def __init__(
+        self,
+        folder: Path,
+        smtp_port: int,
+        workers: int,
+        login_limit: int,
+        sms_limit: int,
+        database_url: str | None = None,
+    ):
         self.limits = {
             "WEBAPP_LOGIN_PER_IP_MINUTE": str(login_limit),
             "WEBAPP_SMS_PER_IP_HOUR": str(sms_limit),
         }
+        database = {"WEBAPP_DATABASE_URL": database_url} if database_url else {}
         super().__init__(
             folder,
             "load-bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
@@ -96,6 +107,7 @@ class Server(AppServer):
             WEBAPP_SMTP_PORT=str(smtp_port),
             WEBAPP_LOG_LEVEL="WARNING",
             **self.limits,
+            **database,
         )
 
     def log_problems(self) -> tuple[Counter, list[str]]:
@@ -312,17 +324,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--login-per-ip-minute", type=int, default=100_000)
     parser.add_argument("--sms-per-ip-hour", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument(
+        "--database",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="a throwaway SQLite file (the embedded default) or a throwaway PostgreSQL 15 cluster",
+    )
     args = parser.parse_args(argv)
 
     sink = SmtpSink().start()
+    postgres = ThrowawayPostgres().start() if args.database == "postgres" else None
     try:
         with tempfile.TemporaryDirectory(prefix="shiming-load-") as folder:
             server = Server(
-                Path(folder), sink.port, args.workers, args.login_per_ip_minute, args.sms_per_ip_hour
+                Path(folder),
+                sink.port,
+                args.workers,
+                args.login_per_ip_minute,
+                args.sms_per_ip_hour,
+                postgres.url() if postgres else None,
+            )
+            where = (
+                f"throwaway PostgreSQL at {postgres.url()}"
+                if postgres
+                else f"throwaway SQLite {server.database}"
             )
             print(
                 f"Shiming load bench: webapp serve ({args.workers} worker(s)) at {server.url}, "
-                f"throwaway SQLite {server.database}, aiosmtpd sink at 127.0.0.1:{sink.port}"
+                f"{where}, aiosmtpd sink at 127.0.0.1:{sink.port}"
             )
             server.start()
             try:
@@ -352,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
                 server.stop()
     finally:
         sink.stop()
+        if postgres:
+            postgres.stop()
     return status
 
 

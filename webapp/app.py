@@ -13,6 +13,7 @@ from litestar import Litestar, Request, Response, get
 from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
@@ -92,7 +93,7 @@ async def offline() -> Template:
 
 
 @get("/lang/{code:str}", include_in_schema=False)
-async def choose_language(request: Request, code: str, next: str = "/login") -> Response:  # noqa: A002
+async def choose_language(request: Request, code: FromPath[str], next: FromQuery[str] = "/login") -> Response:  # noqa: A002
     if code not in LOCALES:
         raise NotFoundException()
     response = redirect(request, safe_next(next, "/login"))

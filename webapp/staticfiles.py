@@ -10,6 +10,7 @@ from pathlib import Path
 
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 
 from webapp.settings import PROJECT_ROOT
 
@@ -47,7 +48,7 @@ def asset_url(relative: str) -> str:
 
 
 @get("/static/{relative:path}", include_in_schema=False)
-async def static_file(relative: str, v: str = "") -> Response:
+async def static_file(relative: FromPath[str], v: FromQuery[str] = "") -> Response:
     path = _resolve(relative)
     if path is None:
         raise NotFoundException()

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import audit
@@ -43,7 +43,11 @@ async def current_session(request: Request) -> sessions.ActiveSession | None:
 
 
 @get("/login")
-async def login_page(request: HTMXRequest, next: str = "", reset: str = "") -> Response:  # noqa: A002
+async def login_page(
+    request: HTMXRequest,
+    next: FromQuery[str] = "",  # noqa: A002
+    reset: FromQuery[str] = "",
+) -> Response:
     if await current_session(request):
         return redirect(request, safe_next(next))
     notice = _("密码已重置，请使用新密码登录") if reset else ""
@@ -114,7 +118,7 @@ DONE_NOTICES = {"phone": N_("手机号已修改"), "password": N_("密码已修�
 
 
 @get("/account")
-async def account_page(request: HTMXRequest, done: str = "") -> Response:
+async def account_page(request: HTMXRequest, done: FromQuery[str] = "") -> Response:
     active = await current_session(request)
     if active is None:
         return redirect(request, "/login?next=/account")

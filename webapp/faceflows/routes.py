@@ -4,6 +4,7 @@ and the two endpoints of the face scan component (17)."""
 from __future__ import annotations
 
 from litestar import Request, Response, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import audit, flows
@@ -45,7 +46,7 @@ async def _account(request: Request) -> tuple[dict | None, Response | None]:
 
 
 @get("/level")
-async def level_page(request: HTMXRequest, done: str = "") -> Response:
+async def level_page(request: HTMXRequest, done: FromQuery[str] = "") -> Response:
     account, away = await _account(request)
     if away:
         return away
@@ -59,7 +60,7 @@ async def level_page(request: HTMXRequest, done: str = "") -> Response:
 
 
 @get("/level/upgrade")
-async def upgrade_page(request: HTMXRequest, next: str = "") -> Response:  # noqa: A002
+async def upgrade_page(request: HTMXRequest, next: FromQuery[str] = "") -> Response:  # noqa: A002
     account, away = await _account(request)
     if away:
         return away
@@ -164,7 +165,7 @@ def _recover_page(request: Request, step: str, data: dict | None = None, errors:
 
 
 @get("/recover")
-async def recover_page(request: HTMXRequest, method: str = "face") -> Response:
+async def recover_page(request: HTMXRequest, method: FromQuery[str] = "face") -> Response:
     rt = runtime_of(request)
     flow = await flows.load_flow(rt, request, RECOVER)
     if flow and flow.state == "verified":
@@ -284,7 +285,9 @@ async def recover_reset(request: HTMXRequest, data: Form) -> Response:
 
 
 @get("/business/filings/{reference:str}/decide")
-async def decide_page(request: HTMXRequest, reference: str, decision: str = "confirm") -> Response:
+async def decide_page(
+    request: HTMXRequest, reference: FromPath[str], decision: FromQuery[str] = "confirm"
+) -> Response:
     """确认 or 拒绝 a filing: each needs a fresh face scan against the account's own template."""
     from webapp.business.service import filing_detail_for_account
 
