@@ -38,17 +38,22 @@ class WriteGate:
         self.timeout_seconds = timeout_seconds
         self._lock = PerLoop(asyncio.Lock)
 
-    @contextlib.asynccontextmanager
-    async def turn(self) -> AsyncIterator[None]:
-        lock = self._lock.get()
+    async def acquire(self) -> None:
         try:
-            await asyncio.wait_for(lock.acquire(), self.timeout_seconds)
+            await asyncio.wait_for(self._lock.get().acquire(), self.timeout_seconds)
         except TimeoutError as error:
             raise DatabaseBusy("no write turn within the busy timeout") from error
+
+    def release(self) -> None:
+        self._lock.get().release()
+
+    @contextlib.asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        await self.acquire()
         try:
             yield
         finally:
-            lock.release()
+            self.release()
 
 
 class GatedTransaction(SQLiteTransaction):
@@ -56,28 +61,28 @@ class GatedTransaction(SQLiteTransaction):
 
     def __init__(self, engine: GatedSQLiteEngine, *args, **kwargs):
         super().__init__(engine, *args, **kwargs)
-        self._turn: contextlib.AbstractAsyncContextManager | None = None
+        self._holds_turn = False
 
     async def __aenter__(self) -> SQLiteTransaction:
         if self._parent is None and self.transaction_type is not TransactionType.deferred:
-            self._turn = self.engine.write_gate.turn()
-            await self._turn.__aenter__()
+            await self.engine.write_gate.acquire()
+            self._holds_turn = True
         try:
             return await super().__aenter__()
         except BaseException:
-            await self._leave_gate()
+            self._leave_gate()
             raise
 
     async def __aexit__(self, exception_type, exception, traceback) -> bool:
         try:
             return await super().__aexit__(exception_type, exception, traceback)
         finally:
-            await self._leave_gate()
+            self._leave_gate()
 
-    async def _leave_gate(self) -> None:
-        if self._turn is not None:
-            turn, self._turn = self._turn, None
-            await turn.__aexit__(None, None, None)
+    def _leave_gate(self) -> None:
+        if self._holds_turn:
+            self._holds_turn = False
+            self.engine.write_gate.release()
 
 
 class GatedSQLiteEngine(SQLiteEngine):
