@@ -10,6 +10,9 @@ import asyncio
 import itertools
 import os
 import shutil
+import sys
+import threading
+import time
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -32,6 +35,25 @@ _counter = itertools.count()
 
 def pytest_report_header(config):
     return f"database engine under test: {ENGINE}"
+
+
+def pytest_unconfigure(config):
+    """An SQLite connection left open keeps its (non-daemon) aiosqlite thread alive, and with it the
+    process after the last test: CI would hang. Name the leak and end the run as failed instead."""
+    deadline = time.monotonic() + 5
+    while (leaked := open_sqlite_connections()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if leaked:
+        print(
+            f"\n{leaked} SQLite connection(s) left open after the tests (a leaked aiosqlite thread)",
+            file=sys.stderr,
+        )
+        sys.stderr.flush()
+        os._exit(3)
+
+
+def open_sqlite_connections() -> int:
+    return sum(1 for thread in threading.enumerate() if "_connection_worker_thread" in thread.name)
 
 
 @dataclass

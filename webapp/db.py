@@ -69,7 +69,10 @@ class GatedTransaction(SQLiteTransaction):
             self._holds_turn = True
         try:
             return await super().__aenter__()
-        except BaseException:
+        except BaseException:  # e.g. BEGIN refused after the busy timeout: Piccolo leaves the connection
+            connection = getattr(self, "connection", None)  # open, and its thread would outlive the loop
+            if connection is not None:
+                await connection.close()
             self._leave_gate()
             raise
 
