@@ -278,8 +278,11 @@ async def test_activation_by_face_when_the_phone_on_record_no_longer_works(rt, c
     assert "人脸信息处理告知书" in step.text and "第1步，共3步" in step.text
     refused = await scan(client, token, "activate", burst(faces, "biden-1.jpg"))
     assert refused == {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}
-    expired = await post_form(client, "/activate/face/sms", {"phone": factories.phone()}, token=token)
+    expired = await post_form(
+        client, "/activate/face/sms", {"phone": factories.phone()}, htmx=True, token=token
+    )
     assert "操作已过期，请重新核验身份" in expired.text  # no new phone before the face matched
+    assert expired.headers["hx-retarget"] == "#activate"  # the whole step, not the SMS group
 
     await post_form(client, "/activate/face", identity, token=token)
     matched = await scan(client, token, "activate", burst(faces, "obama-2.jpg"))
@@ -347,3 +350,26 @@ async def test_activation_by_face_answers_alike_for_anyone_else(rt, client, face
     result = await scan(client, token, "activate", burst(faces, "obama-2.jpg"))  # the last flow: nobody
     assert result == {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}
     assert "人脸核验已通过" not in (await client.get("/activate/face")).text
+
+
+async def test_activation_by_face_does_not_move_the_phone_of_an_account_active_meanwhile(
+    rt, client, faces, smtp_sink
+):
+    account_id, record, old_phone = await imported_with_photo(rt, faces)
+    token = await csrf_token(client)
+    await post_form(
+        client, "/activate/face", {"name": record.name, "id_number": record.id_number}, token=token
+    )
+    assert (await scan(client, token, "activate", burst(faces, "obama-2.jpg")))["ok"] is True
+    await Account.update({Account.state: "active"}).where(Account.id == account_id)  # by SMS, meanwhile
+    new_phone = factories.phone()
+    await post_form(client, "/activate/face/sms", {"phone": new_phone}, htmx=True, token=token)
+    refused = await post_form(
+        client,
+        "/activate/face/phone",
+        {"phone": new_phone, "code": smtp_sink.code_for(new_phone)},
+        token=token,
+    )
+    assert "账号已激活，请直接登录" in refused.text
+    row = await Account.select(Account.phone_index).where(Account.id == account_id).first()
+    assert row["phone_index"] == rt.phone_index(old_phone)

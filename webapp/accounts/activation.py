@@ -23,6 +23,7 @@ from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_c
 
 USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{5,19}")
 USERNAME_HINT = N_("6-20位字符，第一位必须为字母，支持数字、下划线")
+ALREADY_ACTIVE = N_("账号已激活，请直接登录")
 
 
 async def _unactivated_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
@@ -59,7 +60,10 @@ async def find_unactivated(rt: Runtime, name: str, id_number: str) -> dict | Non
 async def bind_new_phone(
     rt: Runtime, account_id: int, phone: str, code: str, origin: audit.Origin
 ) -> dict[str, str]:
-    """Activation by face: the new phone, proved by its code, replaces the dead one on record."""
+    """Activation by face: the new phone, proved by its code, replaces the dead one on record (only while
+    the account is still unactivated: an active account changes its phone behind its password)."""
+    if not await Account.exists().where((Account.id == account_id) & (Account.state == "unactivated")):
+        return {"form": ALREADY_ACTIVE}
     errors, old_phone = await move_to_new_phone(rt, account_id, phone, code, Purpose.ACTIVATE, origin)
     if old_phone is not None:
         await audit.record("activation_phone_verified", rt.clock.now(), origin, account_id, method="face")
@@ -100,6 +104,6 @@ async def activate(
             .returning(Account.id)
         )
         if not updated:
-            return N_("账号已激活，请直接登录")
+            return ALREADY_ACTIVE
         await audit.record("account_activated", now, origin, account_id)
     return None

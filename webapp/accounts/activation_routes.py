@@ -203,7 +203,7 @@ async def activate_face_sms(request: HTMXRequest, data: Form) -> Response:
     """发送验证码 to the new phone, once the face has matched."""
     rt = runtime_of(request)
     if not await _face_verified(request):
-        return await _face_step(request, "identify", {}, {"form": FACE_EXPIRED})
+        return await _face_step(request, "identify", {}, {"form": FACE_EXPIRED}, retarget="#activate")
     errors: dict[str, str] = {}
     notice = ""
     phone = forms.read_phone(data, errors)
