@@ -4,7 +4,7 @@
 password reset, confirming a filing). It spends, per burst:
 
 - detection (HOG, no upsampling) and 68 landmarks on every frame, the frames split into one chunk
-  per worker process (:meth:`FacePool.analyze_burst`);
+  per worker process (:meth:`FacePool.analyze_frames`);
 - the liveness decision, pure Python on the event loop (well under a millisecond per frame);
 - exactly **two** 128-d embeddings, in parallel on two workers: the best frontal frame (the one to
   match against the reference) and the resting frame farthest from it in the burst. Their
@@ -118,7 +118,7 @@ async def run_face_check(
 
     frames = [bytes(f) for f in frames]
     limits = frame_limits(pool)
-    analyses = await pool.analyze_burst(frames, limits)
+    analyses = await pool.analyze_frames(frames, limits)
     unreadable = [i for i, a in enumerate(analyses) if a.code in _DECODE_CODES]
     if unreadable:
         figures["invalid_frames"] = unreadable

@@ -188,21 +188,11 @@ class FacePool:
                 raise error
         return compare(results[0].embedding, results[1].embedding, threshold)
 
-    async def analyze_frames(self, frames: Sequence[bytes]) -> list[FrameAnalysis]:
-        """Per-frame liveness figures, in order; the frames are spread over the workers in chunks."""
-        frames = [bytes(f) for f in frames]
-        if not frames:
-            return []
-        chunks = min(self.workers, len(frames))
-        size = -(-len(frames) // chunks)
-        parts = [frames[i : i + size] for i in range(0, len(frames), size)]
-        results = await asyncio.gather(*(self.run(_analyze_job, part, self.limits) for part in parts))
-        return [item for part in results for item in part]
-
-    async def analyze_burst(
+    async def analyze_frames(
         self, frames: Sequence[bytes], limits: FaceLimits | None = None
     ) -> list[FrameAnalysis]:
-        """Like :meth:`analyze_frames`, with explicit decode/detection ``limits`` (e.g. for camera frames)."""
+        """Per-frame liveness figures, in order; the frames are spread over the workers in chunks. ``limits``:
+        decode/detection limits other than the pool's (e.g. for camera frames)."""
         limits = limits or self.limits
         frames = [bytes(f) for f in frames]
         if not frames:

@@ -170,12 +170,23 @@ async def recover_page(request: HTMXRequest, method: FromQuery[str] = "face") ->
     flow = await flows.load_flow(rt, request, RECOVER)
     if flow and flow.state == "verified":
         return await _reset_step(request, flow.account_id)
+    if method == "sms":
+        return await _recover_sms_step(request, {}, {})
+    return _recover_page(request, "identify")
+
+
+async def _recover_sms_step(request: Request, data: dict, errors: dict[str, str], notice: str = ""):
+    """The way without a face: 姓名, 身份证号, the phone on record and its code."""
+    phone = forms.read_phone(data, {})
     return _recover_page(
         request,
-        "sms" if method == "sms" else "identify",
+        "sms",
+        data,
+        errors,
+        notice=notice,
         sms_url="/recover/sms",
         form_id="recover-form",
-        retry_at=None,
+        retry_at=await next_send_at(runtime_of(request), phone) if phone else None,
     )
 
 
@@ -210,16 +221,7 @@ async def recover_sms(request: HTMXRequest, data: Form) -> Response:
         result = await send_recovery_code(rt, name, id_number, phone, origin_of(request))
         refusal, notice = send_outcome(result, phone, rt.clock.now(), SENT_IF_MATCHING)
         errors.update(refusal)
-    return _recover_page(
-        request,
-        "sms",
-        data,
-        errors,
-        notice=notice,
-        sms_url="/recover/sms",
-        form_id="recover-form",
-        retry_at=await next_send_at(rt, phone) if phone else None,
-    )
+    return await _recover_sms_step(request, data, errors, notice)
 
 
 @post("/recover/code")
@@ -235,15 +237,7 @@ async def recover_code(request: HTMXRequest, data: Form) -> Response:
             flow, cookie = await flows.start_flow(rt, RECOVER, "verified", account["id"])
             return await _reset_step(request, account["id"], cookies=[cookie])
         errors["code"] = CHECK_MESSAGES[check]
-    return _recover_page(
-        request,
-        "sms",
-        data,
-        errors,
-        sms_url="/recover/sms",
-        form_id="recover-form",
-        retry_at=await next_send_at(rt, phone) if phone else None,
-    )
+    return await _recover_sms_step(request, data, errors)
 
 
 async def _reset_step(request: Request, account_id: int, errors: dict | None = None, cookies=None):

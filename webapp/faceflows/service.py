@@ -71,49 +71,50 @@ async def scan_and_match(
     challenge: tuple[Action, Action],
     purpose: str,
     origin: audit.Origin,
-    use_template: bool = True,
 ) -> tuple[Outcome, FaceCheck | None]:
     """Liveness, then the match. Every attempt is audited with its figures; failures count towards the
     account's limit. ``account`` None (an identifier that names nobody) runs the same scan and fails."""
     now = rt.clock.now()
     account_id = account["id"] if account else None
+
+    async def audited(decision: str, **detail) -> None:
+        await audit.record(
+            "face_check", now, origin, account_id, purpose=purpose, decision=decision, **detail
+        )
+
+    async def failed(code: str, figures: dict, measured: float | None = None) -> None:
+        """A refusal counts towards the account's limit."""
+        if account_id is not None:
+            await limits.RateEvent.insert(limits.RateEvent(key=failure_limit(rt, account_id).key, at=now))
+        await audited("refused", reason=code, distance=measured, liveness=figures)
+
     await limits.take([ip_limit(rt, origin.ip)], now)
     try:
         check = await run_face_check(rt.face_pool, frames, challenge, threshold=rt.settings.face_threshold)
     except FaceWorkerError:
-        await audit.record("face_check", now, origin, account_id, purpose=purpose, decision="error")
+        await audited("error")
         return Outcome(False, SERVICE_DOWN, code="worker_error"), None
     if not check.ok:
-        await _failed(rt, account_id, now, origin, purpose, check.code, None, check.figures)
+        await failed(check.code, check.figures)
         return Outcome(False, check.message, code=check.code), check
     if account is None:
-        await _failed(rt, None, now, origin, purpose, "no_account", None, check.figures)
+        await failed("no_account", check.figures)
         return Outcome(False, NOT_MATCHED, code="no_match"), check
     try:
-        matched, measured = await _match(rt, account, check, use_template)
+        matched, measured = await _match(rt, account, check)
     except AuthorityUnavailable:
-        await audit.record("face_check", now, origin, account_id, purpose=purpose, decision="authority_down")
+        await audited("authority_down")
         return Outcome(False, SERVICE_DOWN, code="authority_down"), check
     if not matched:
-        await _failed(rt, account_id, now, origin, purpose, "no_match", measured, check.figures)
+        await failed("no_match", check.figures, measured)
         return Outcome(False, NOT_MATCHED, measured, "no_match"), check
-    await audit.record(
-        "face_check",
-        now,
-        origin,
-        account_id,
-        purpose=purpose,
-        decision="match",
-        distance=measured,
-        liveness=check.figures,
-    )
+    await audited("match", distance=measured, liveness=check.figures)
     return Outcome(True, "", measured, "match"), check
 
 
-async def _match(
-    rt: Runtime, account: dict, check: FaceCheck, use_template: bool
-) -> tuple[bool, float | None]:
-    if use_template and account["face_template"]:
+async def _match(rt: Runtime, account: dict, check: FaceCheck) -> tuple[bool, float | None]:
+    """Against the account's own template once it has one, else the authority's reference photo."""
+    if account["face_template"]:
         template = unpack_template(rt.keyring.decrypt(account["face_template"], TEMPLATE_CONTEXT))
         measured = round(distance(template, check.embedding), 4)
         return measured <= rt.settings.face_threshold, measured
@@ -124,22 +125,6 @@ async def _match(
         check.best_frame,
     )
     return result.match, None if result.distance is None else round(result.distance, 4)
-
-
-async def _failed(rt, account_id, now, origin, purpose, code, measured, figures) -> None:
-    if account_id is not None:
-        await limits.RateEvent.insert(limits.RateEvent(key=failure_limit(rt, account_id).key, at=now))
-    await audit.record(
-        "face_check",
-        now,
-        origin,
-        account_id,
-        purpose=purpose,
-        decision="refused",
-        reason=code,
-        distance=measured,
-        liveness=figures,
-    )
 
 
 async def record_consent(rt: Runtime, account_id: int, origin: audit.Origin) -> None:
