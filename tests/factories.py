@@ -46,3 +46,19 @@ async def account(rt, name: str = "张三", password: str | None = PASSWORD) -> 
     mobile = phone()
     new = NewAccount(record.name, record.id_number, record.valid_from, record.valid_to, mobile, password)
     return await create_account(rt, new, ORIGIN), record, mobile
+
+
+def registration_form(
+    record: CitizenRecord, phone: str, code: str = "", password: str = "Good-pass-42"
+) -> dict:
+    """The fields of 注册 as the page posts them (20-year card)."""
+    return {
+        "name": record.name,
+        "id_number": record.id_number,
+        "valid_from": record.valid_from.isoformat(),
+        "period": "20y",
+        "phone": phone,
+        "code": code,
+        "password": password,
+        "password2": password,
+    }

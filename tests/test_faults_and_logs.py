@@ -99,16 +99,7 @@ async def test_no_personal_data_in_the_logs_of_a_full_registration(rt, client, s
         token=token,
     )
     await post_form(client, "/register/sms", {"phone": phone}, htmx=True, token=token)
-    data = {
-        "name": record.name,
-        "id_number": record.id_number,
-        "valid_from": record.valid_from.isoformat(),
-        "period": "20y",
-        "phone": phone,
-        "code": smtp_sink.code_for(phone),
-        "password": "Private-life-1",
-        "password2": "Private-life-1",
-    }
+    data = factories.registration_form(record, phone, smtp_sink.code_for(phone), "Private-life-1")
     done = await post_form(client, "/register", data, htmx=True, token=token)
     assert done.headers["hx-redirect"] == "/account"
     await post_form(

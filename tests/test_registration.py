@@ -11,19 +11,6 @@ from webapp.accounts.tables import Account, UserSession
 pytestmark = pytest.mark.usefixtures("database")
 
 
-def form_for(record, phone: str, code: str = "", password: str = "Good-pass-42") -> dict:
-    return {
-        "name": record.name,
-        "id_number": record.id_number,
-        "valid_from": record.valid_from.isoformat(),
-        "period": "20y",
-        "phone": phone,
-        "code": code,
-        "password": password,
-        "password2": password,
-    }
-
-
 async def test_register_logs_the_person_in_at_level_3(rt, client, smtp_sink):
     record = await factories.citizen(rt, "林小雨")
     phone = factories.phone()
@@ -31,7 +18,10 @@ async def test_register_logs_the_person_in_at_level_3(rt, client, smtp_sink):
     sent = await post_form(client, "/register/sms", {"phone": phone}, htmx=True, token=token)
     assert sent.status_code == 200 and "验证码已发送至" in sent.text and "data-retry-at" in sent.text
     response = await post_form(
-        client, "/register", form_for(record, phone, smtp_sink.code_for(phone)), token=token
+        client,
+        "/register",
+        factories.registration_form(record, phone, smtp_sink.code_for(phone)),
+        token=token,
     )
     assert response.status_code == 303 and response.headers["location"] == "/account"
     [account] = await Account.select()
@@ -73,7 +63,7 @@ async def test_authority_mismatch_explains_recently_renewed_cards(rt, client, sm
     record = await factories.citizen(rt, "林小雨")
     phone = factories.phone()
     await post_form(client, "/register/sms", {"phone": phone}, htmx=True)
-    data = form_for(record, phone, smtp_sink.code_for(phone))
+    data = factories.registration_form(record, phone, smtp_sink.code_for(phone))
     data["name"] = "林小云"
     response = await post_form(client, "/register", data, htmx=True)
     assert "最近换领或申请的身份证有可能核验不过" in response.text
@@ -97,7 +87,7 @@ async def test_an_id_with_an_account_is_told_to_log_in(rt, client, smtp_sink):
     phone = factories.phone()
     await post_form(client, "/register/sms", {"phone": phone}, htmx=True)
     response = await post_form(
-        client, "/register", form_for(record, phone, smtp_sink.code_for(phone)), htmx=True
+        client, "/register", factories.registration_form(record, phone, smtp_sink.code_for(phone)), htmx=True
     )
     assert field_error(response.text, "id_number") == "账号已注册，请直接登录 去登录"
 

@@ -649,14 +649,10 @@ async def test_full_width_digits_and_a_zero_width_space_in_the_id_number_are_nor
         client,
         "/register",
         {
-            "name": record.name,
+            **factories.registration_form(
+                record, phone, full_width(smtp_sink.code_for(phone)), "Full-width-9"
+            ),
             "id_number": typed_id,
-            "valid_from": record.valid_from.isoformat(),
-            "period": "20y",
-            "phone": phone,
-            "code": full_width(smtp_sink.code_for(phone)),
-            "password": "Full-width-9",
-            "password2": "Full-width-9",
         },
         token=token,
     )
@@ -700,16 +696,7 @@ async def test_over_long_values_on_every_signed_out_form_get_a_field_error(rt, c
     token = await csrf_token(client)
     _id, active, active_phone = await factories.account(rt, "长字段")
     stranger = await factories.citizen(rt, "新来者")
-    registration = {
-        "name": stranger.name,
-        "id_number": stranger.id_number,
-        "valid_from": stranger.valid_from.isoformat(),
-        "period": "20y",
-        "phone": factories.phone(),
-        "code": "000000",
-        "password": "Long-fields-9",
-        "password2": "Long-fields-9",
-    }
+    registration = factories.registration_form(stranger, factories.phone(), "000000", "Long-fields-9")
     cases = {
         "/login": (
             {"identifier": active_phone, "password": factories.PASSWORD},
@@ -835,14 +822,8 @@ async def test_a_valid_date_padded_to_10000_characters_gets_a_field_error(rt, cl
         client,
         "/register",
         {
-            "name": stranger.name,
-            "id_number": stranger.id_number,
+            **factories.registration_form(stranger, factories.phone(), "000000", "Long-fields-9"),
             "valid_from": padded,
-            "period": "20y",
-            "phone": factories.phone(),
-            "code": "000000",
-            "password": "Long-fields-9",
-            "password2": "Long-fields-9",
         },
         token=token,
     )
@@ -1146,16 +1127,7 @@ async def audit_story(rt, client, smtp_sink) -> dict:
     registered = await post_form(
         client,
         "/register",
-        {
-            "name": record.name,
-            "id_number": record.id_number,
-            "valid_from": record.valid_from.isoformat(),
-            "period": "20y",
-            "phone": phone,
-            "code": smtp_sink.code_for(phone),
-            "password": "Audit-story-1",
-            "password2": "Audit-story-1",
-        },
+        factories.registration_form(record, phone, smtp_sink.code_for(phone), "Audit-story-1"),
         token=token,
     )
     assert registered.status_code == 303, registered.text[-1000:]
