@@ -23,11 +23,8 @@ import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+from _root import ROOT
 
 FACES = ROOT / "tests" / "fixtures" / "faces"
 FRAMES = 24

@@ -1,9 +1,9 @@
 """HTTP throughput benchmark — run ``python bench/http.py`` from the project root.
 
-It starts its own server (``webapp serve`` on 127.0.0.1, a free port, a throwaway SQLite database in a
-temporary folder, production settings; the per-address login limit raised so the benchmark is not refused)
-and sends traffic to nothing else. Every phase is bounded in time and in request count, and the server is
-stopped at the end. From this one run it prints:
+It starts its own server (tests/support/server.py: ``webapp serve`` on 127.0.0.1, a free port, a
+throwaway SQLite database, migrated and seeded with the demo; production settings; the per-address login
+limit raised so the benchmark is not refused) and sends traffic to nothing else. Every phase is bounded in
+time and in request count, and the server is stopped at the end. From this one run it prints:
 
 1. ``GET /login`` (a full page: template, CSRF token, gzip) against the bare route of the same server,
    ``GET /manifest.webmanifest`` (a file read through the same middleware stack: no template, no database),
@@ -28,72 +28,19 @@ import gzip
 import itertools
 import os
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+import _root  # noqa: F401 (first: the project root on the import path, bench/ off it)
+
+from tests.support.server import AppServer
+
 HOST = "127.0.0.1"  # the only address this benchmark ever talks to
-WEBAPP = str(Path(sys.executable).parent / "webapp")
 MAX_REQUESTS = 200_000  # per phase, whatever the duration
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-class Server:
-    """``webapp serve`` on 127.0.0.1 with a throwaway database, like e2e/conftest.py's Server."""
-
-    def __init__(self, folder: Path, workers: int):
-        self.port = free_port()
-        self.workers = workers
-        self.env = {
-            **os.environ,
-            "WEBAPP_ENV": "production",
-            "WEBAPP_SECRET_KEY": "bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
-            "WEBAPP_DATABASE_URL": f"sqlite:///{folder / 'bench.sqlite3'}",
-            "WEBAPP_SMS_CHANNEL": "smtp",  # no SMS is sent by this benchmark
-            "WEBAPP_LOGIN_PER_IP_MINUTE": "1000000",  # every request comes from 127.0.0.1
-            "WEBAPP_LOG_LEVEL": "WARNING",
-        }
-        self.log = (folder / "server.log").open("w")
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> Server:
-        subprocess.run([WEBAPP, "migrate"], env=self.env, check=True, capture_output=True, timeout=120)
-        self.process = subprocess.Popen(
-            [WEBAPP, "serve", "--host", HOST, "--port", str(self.port), "--workers", str(self.workers)],
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-        )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                status, _, _ = asyncio.run(one_request(self.port, request("GET", "/healthz")))
-                if status == 200:
-                    return self
-            except OSError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError("the server did not start; see its log")
-
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
 
 
 def request(method: str, path: str, headers: dict[str, str] | None = None, body: bytes = b"") -> bytes:
@@ -244,7 +191,13 @@ def main() -> int:
     cores = os.cpu_count() or 1
 
     folder = Path(tempfile.mkdtemp(prefix="bench-http-"))
-    server = Server(folder, args.workers).start()
+    server = AppServer(
+        folder,
+        "bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        workers=args.workers,
+        WEBAPP_LOGIN_PER_IP_MINUTE="1000000",  # every request comes from 127.0.0.1
+        WEBAPP_LOG_LEVEL="WARNING",
+    ).start()
     try:
         port = server.port
         print(f"server: webapp serve --workers {args.workers} on {HOST}:{port}, throwaway SQLite")

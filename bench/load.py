@@ -38,19 +38,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-# `python bench/load.py` puts bench/ first on the path, where bench/http.py would shadow the standard
-# library's http package (which httpx and aiosmtpd import): look in the project root instead.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != HERE]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+import _root  # noqa: F401 (first: the project root on the import path, bench/ off it)
+import httpx
 
-import httpx  # noqa: E402
-
-from tests.support.pgcluster import ThrowawayPostgres  # noqa: E402
-from tests.support.server import AppServer  # noqa: E402
-from tests.support.smtp_sink import SmtpSink  # noqa: E402
+from tests.support.pgcluster import ThrowawayPostgres
+from tests.support.server import AppServer
+from tests.support.smtp_sink import SmtpSink
 
 DEMO_PHONE, DEMO_PASSWORD = "13800138001", "Shiming@2026"
 TOKEN = re.compile(r'name="_csrf_token" value="([^"]+)"')
