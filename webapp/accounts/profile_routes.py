@@ -10,7 +10,7 @@ from litestar.plugins.htmx import HTMXRequest
 from webapp import flows
 from webapp.accounts import forms, sessions
 from webapp.accounts.registration import move_to_new_phone, send_code_to_new_phone
-from webapp.accounts.routes import Form, current_session, login_error
+from webapp.accounts.routes import Form, login_error, signed_in
 from webapp.accounts.service import LoginOutcome, change_password, password_attempt
 from webapp.accounts.tables import Account
 from webapp.i18n import N_, _
@@ -22,13 +22,6 @@ PHONE_FLOW = "change_phone"
 PHONE_CHANGED_NOTICE = N_(
     "【工商注册身份验证】您账号绑定的手机号已变更为{phone}。如非本人操作，请立即修改密码并联系客服。"
 )
-
-
-async def _signed_in(request: Request):
-    active = await current_session(request)
-    if active is None:
-        return None, redirect(request, f"/login?next={request.url.path}")
-    return active, None
 
 
 async def _phone_page(
@@ -55,7 +48,7 @@ async def _phone_page(
 
 @get("/account/phone")
 async def phone_page(request: HTMXRequest) -> Response:
-    active, away = await _signed_in(request)
+    active, away = await signed_in(request)
     if away:
         return away
     step = 1 if await _phone_flow(request, active.account_id) is None else 2
@@ -66,7 +59,7 @@ async def phone_page(request: HTMXRequest) -> Response:
 async def phone_password(request: HTMXRequest, data: Form) -> Response:
     """Step 1: the password again, before the number that receives codes can change."""
     rt = runtime_of(request)
-    active, away = await _signed_in(request)
+    active, away = await signed_in(request)
     if away:
         return away
     account = await Account.select().where(Account.id == active.account_id).first()
@@ -94,7 +87,7 @@ async def _phone_flow(request: Request, account_id: int):
 @post("/account/phone/sms")
 async def phone_sms(request: HTMXRequest, data: Form) -> Response:
     rt = runtime_of(request)
-    active, away = await _signed_in(request)
+    active, away = await signed_in(request)
     if away:
         return away
     if await _phone_flow(request, active.account_id) is None:
@@ -110,7 +103,7 @@ async def phone_sms(request: HTMXRequest, data: Form) -> Response:
 @post("/account/phone")
 async def phone_submit(request: HTMXRequest, data: Form) -> Response:
     rt = runtime_of(request)
-    active, away = await _signed_in(request)
+    active, away = await signed_in(request)
     if away:
         return away
     flow = await _phone_flow(request, active.account_id)
@@ -140,7 +133,7 @@ async def _notify_old_phone(rt, old_phone: str, new_phone: str) -> None:
 
 @get("/account/password")
 async def password_page(request: HTMXRequest) -> Response:
-    active, away = await _signed_in(request)
+    active, away = await signed_in(request)
     if away:
         return away
     return render(request, "change_password.html", "partials/change_password_form.html", errors={})
@@ -149,7 +142,7 @@ async def password_page(request: HTMXRequest) -> Response:
 @post("/account/password")
 async def password_submit(request: HTMXRequest, data: Form) -> Response:
     rt = runtime_of(request)
-    active, away = await _signed_in(request)
+    active, away = await signed_in(request)
     if away:
         return away
     errors: dict[str, str] = {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
@@ -40,6 +41,24 @@ def session_cookie(request: Request, token: str | None) -> Cookie:
 async def current_session(request: Request) -> sessions.ActiveSession | None:
     rt = runtime_of(request)
     return await sessions.load_session(rt, request.cookies.get(sessions.cookie_name(rt)))
+
+
+async def signed_in(
+    request: Request, back_to: str = ""
+) -> tuple[sessions.ActiveSession | None, Response | None]:
+    """(the session, None), or (None, a redirect to 登录 that comes back to ``back_to`` or this page)."""
+    active = await current_session(request)
+    if active is None:
+        return None, redirect(request, "/login?next=" + quote(back_to or request.url.path, safe="/"))
+    return active, None
+
+
+async def signed_in_account(request: Request, back_to: str = "") -> tuple[dict | None, Response | None]:
+    """Like :func:`signed_in`, with the account's row."""
+    active, away = await signed_in(request, back_to)
+    if away:
+        return None, away
+    return await Account.select().where(Account.id == active.account_id).first(), None
 
 
 @get("/login")
@@ -119,10 +138,9 @@ DONE_NOTICES = {"phone": N_("手机号已修改"), "password": N_("密码已修�
 
 @get("/account")
 async def account_page(request: HTMXRequest, done: FromQuery[str] = "") -> Response:
-    active = await current_session(request)
-    if active is None:
-        return redirect(request, "/login?next=/account")
-    row = await Account.select().where(Account.id == active.account_id).first()
+    row, away = await signed_in_account(request)
+    if away:
+        return away
     notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
     offer = row["level"] < 4 and row["level4_offer"] == "pending"  # 首次登录引导, until taken or dismissed
     return render(

@@ -10,14 +10,14 @@ from __future__ import annotations
 from datetime import date
 from urllib.parse import quote
 
-from litestar import Request, Response, get, post
+from litestar import Response, get, post
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import flows
 from webapp.accounts import forms
-from webapp.accounts.routes import Form, current_session
+from webapp.accounts.routes import Form, signed_in_account
 from webapp.accounts.tables import Account
 from webapp.business.rules import default_business_until, latest_business_until
 from webapp.business.service import (
@@ -47,14 +47,6 @@ HIDDEN_REASONS = {
     Refusal.BUSINESS_EXPIRED: N_("工商登记注册已到期，请重新选择“是”并设置截止日期。"),
 }
 DONE_NOTICES = {"on": N_("已选择办理工商登记注册"), "off": N_("已选择不办理工商登记注册")}
-
-
-async def _signed_in(request: Request, path: str):
-    active = await current_session(request)
-    if active is None:
-        return None, redirect(request, "/login?next=" + quote(path, safe="/"))
-    account = await Account.select().where(Account.id == active.account_id).first()
-    return account, None
 
 
 def _choice_and_until(rt, account: dict) -> tuple[str, str]:
@@ -112,7 +104,7 @@ async def _page(
 async def business_page(
     request: HTMXRequest, done: FromQuery[str] = "", resume: FromQuery[str] = ""
 ) -> Response:
-    account, away = await _signed_in(request, "/business")
+    account, away = await signed_in_account(request, "/business")
     if away:
         return away
     if resume:
@@ -167,7 +159,7 @@ def _read_switch(data: dict, errors: dict[str, str]) -> tuple[bool | None, date 
 @post("/business/switch", include_in_schema=False)
 async def business_switch(request: HTMXRequest, data: Form) -> Response:
     rt = runtime_of(request)
-    account, away = await _signed_in(request, "/business")
+    account, away = await signed_in_account(request, "/business")
     if away:
         return away
     errors: dict[str, str] = {}
@@ -190,7 +182,7 @@ async def business_upgrade(request: HTMXRequest, data: Form) -> Response:
     """确定 in the 提升实名等级 dialog: keep the 是 and its end date, then go to the level-4 face scan,
     which comes back to /business?resume=1. (取消 is a plain link back: nothing is kept.)"""
     rt = runtime_of(request)
-    account, away = await _signed_in(request, "/business")
+    account, away = await signed_in_account(request, "/business")
     if away:
         return away
     errors: dict[str, str] = {}
@@ -217,7 +209,7 @@ async def business_upgrade(request: HTMXRequest, data: Form) -> Response:
 @get("/business/filings/{ref:str}", include_in_schema=False)
 async def filing_page(request: HTMXRequest, ref: FromPath[str]) -> Response:
     rt = runtime_of(request)
-    account, away = await _signed_in(request, f"/business/filings/{ref}")
+    account, away = await signed_in_account(request, f"/business/filings/{ref}")
     if away:
         return away
     if business_refusal(account, rt.clock.today()) is not None:

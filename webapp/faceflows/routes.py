@@ -15,7 +15,7 @@ from webapp.accounts.recovery import (
     reset_password,
     send_recovery_code,
 )
-from webapp.accounts.routes import Form, current_session, session_cookie
+from webapp.accounts.routes import Form, session_cookie, signed_in_account
 from webapp.accounts.service import find_by_identifier
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view, mask_id_number
@@ -38,16 +38,9 @@ MAX_FRAME_UPLOAD = 30
 # ---------------------------------------------------------------- 实名等级, 四级实名, 首次登录引导
 
 
-async def _account(request: Request) -> tuple[dict | None, Response | None]:
-    active = await current_session(request)
-    if active is None:
-        return None, redirect(request, f"/login?next={request.url.path}")
-    return await Account.select().where(Account.id == active.account_id).first(), None
-
-
 @get("/level")
 async def level_page(request: HTMXRequest, done: FromQuery[str] = "") -> Response:
-    account, away = await _account(request)
+    account, away = await signed_in_account(request)
     if away:
         return away
     notices = {"4": N_("已提升为四级实名"), "withdrawn": N_("已撤回人脸授权，账号恢复为三级实名")}
@@ -61,7 +54,7 @@ async def level_page(request: HTMXRequest, done: FromQuery[str] = "") -> Respons
 
 @get("/level/upgrade")
 async def upgrade_page(request: HTMXRequest, next: FromQuery[str] = "") -> Response:  # noqa: A002
-    account, away = await _account(request)
+    account, away = await signed_in_account(request)
     if away:
         return away
     if account["level"] >= 4:
@@ -80,7 +73,7 @@ async def upgrade_page(request: HTMXRequest, next: FromQuery[str] = "") -> Respo
 
 @post("/level/withdraw")
 async def withdraw(request: HTMXRequest) -> Response:
-    account, away = await _account(request)
+    account, away = await signed_in_account(request)
     if away:
         return away
     rt = runtime_of(request)
@@ -92,7 +85,7 @@ async def withdraw(request: HTMXRequest) -> Response:
 @post("/level/offer/dismiss")
 async def dismiss_offer(request: HTMXRequest) -> Response:
     """暂不: the first-login guide stops appearing."""
-    account, away = await _account(request)
+    account, away = await signed_in_account(request)
     if away:
         return away
     await Account.update({Account.level4_offer: "dismissed"}).where(Account.id == account["id"])
@@ -285,7 +278,7 @@ async def decide_page(
     """确认 or 拒绝 a filing: each needs a fresh face scan against the account's own template."""
     from webapp.business.service import filing_detail_for_account
 
-    account, away = await _account(request)
+    account, away = await signed_in_account(request)
     if away:
         return away
     rt = runtime_of(request)
@@ -321,7 +314,7 @@ async def _subject(request: Request, purpose: str) -> tuple[dict | None, object 
     """(account to match, the flow that names it, error) for a purpose."""
     rt = runtime_of(request)
     if purpose == "upgrade":
-        account, _away = await _account(request)
+        account, _away = await signed_in_account(request)
         if account is None:
             return None, None, _("登录已失效，请重新登录")
         if account["level"] >= 4:
@@ -334,7 +327,7 @@ async def _subject(request: Request, purpose: str) -> tuple[dict | None, object 
     if flow is None or flow.state != "identified":
         return None, None, _("操作已过期，请重新开始")
     if purpose == "filing":  # signed in, and the flow is this session's account's
-        account, _away = await _account(request)
+        account, _away = await signed_in_account(request)
         if account is None or account["id"] != flow.account_id:
             return None, None, _("登录已失效，请重新登录")
         return account, flow, ""
