@@ -170,24 +170,27 @@ def runtime_with(rt: Runtime, **changes) -> Runtime:
 
 
 @pytest.fixture
-async def client(rt):
-    """The app in the test's own event loop (so the test and the app share one database pool), over
-    https so Secure cookies are kept."""
+async def app(rt):
+    """The app, started in the test's own event loop (so the test and the app share one database pool)."""
     from webapp.app import create_app
 
     app = create_app(runtime=rt)
-    for (
-        hook
-    ) in app.on_startup:  # not app.lifespan(): its cancel scope cannot span fixture set-up and teardown
+    for hook in app.on_startup:  # not app.lifespan(): its cancel scope cannot span fixture set-up and teardown
         await hook()
+    yield app
+    for hook in app.on_shutdown:
+        await hook()
+
+
+@pytest.fixture
+async def client(app):
+    """The app over https (so Secure cookies are kept)."""
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app, client=("203.0.113.9", 50000)),
         base_url="https://testserver",
         follow_redirects=True,
     ) as test_client:
         yield test_client
-    for hook in app.on_shutdown:
-        await hook()
 
 
 @pytest.fixture

@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.business.routes import ROUTES as BUSINESS_ROUTES
     from webapp.devtools import ROUTES as DEV_ROUTES
     from webapp.faceflows.routes import ROUTES as FACE_ROUTES
+    from webapp.faceflows.stream import ROUTES as SCAN_ROUTES
 
     background: list[asyncio.Task] = []
 
@@ -193,6 +194,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *ACTIVATION_ROUTES,
         *PROFILE_ROUTES,
         *FACE_ROUTES,
+        *SCAN_ROUTES,
         *BUSINESS_ROUTES,
         api_router(),
     ]

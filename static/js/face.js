@@ -1,12 +1,11 @@
-// The face scan component: front camera in a circle, a two-action challenge from the server, one burst
-// of JPEG frames posted with it. Nothing is uploaded but live camera frames; there is no file input.
+// The face scan component: a server-paced stream. After consent the page asks for a scan, opens its
+// WebSocket, and from then on the server says what is due: each instruction and each screen colour
+// arrives when it is to be shown. The page shows it, says when it did, and sends camera frames as it
+// captures them (480×360 JPEG, ≈12 fps) with their capture time. The server's last message is its one
+// decision; a passed scan is then finished over HTTP, which sets the cookies of the purpose.
+// Nothing is uploaded but live camera frames; there is no file input.
 (function () {
   "use strict";
-
-  var CAPTURE_MS = 2800; // both prompts, ≈1.4 s each
-  var FRAME_EVERY_MS = 100; // 10 fps → 28 frames
-  var WIDTH = 320;
-  var HEIGHT = 240;
 
   function csrfToken() {
     try {
@@ -27,12 +26,8 @@
     });
   }
 
-  function grab(video, canvas) {
-    var context = canvas.getContext("2d");
-    context.drawImage(video, 0, 0, WIDTH, HEIGHT);
-    return new Promise(function (resolve) {
-      canvas.toBlob(resolve, "image/jpeg", 0.85);
-    });
+  function socketUrl(path) {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + path;
   }
 
   function setup(root) {
@@ -43,13 +38,13 @@
     var prompt = root.querySelector(".face-scan__prompt");
     var status = root.querySelector(".face-scan__status");
     var bar = root.querySelector(".face-scan__progress");
+    var figures = root.querySelector(".face-scan__figures");
     var consent = root.querySelector("[data-face-consent]");
     var canvas = document.createElement("canvas");
-    canvas.width = WIDTH;
-    canvas.height = HEIGHT;
     var stream = null;
+    var socket = null;
 
-    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch) {
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.fetch || !window.WebSocket) {
       status.textContent = root.dataset.msgNoCamera;
       root.classList.add("face-scan--unavailable");
       return;
@@ -62,16 +57,29 @@
       bar.firstElementChild.style.width = value + "%";
     }
 
+    function light(colour) {
+      root.dataset.light = colour || "";
+      root.style.setProperty("--face-light", colour || "transparent");
+    }
+
     function stop() {
       if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
       stream = null;
       video.srcObject = null;
+      root.classList.remove("face-scan--live", "face-scan--near");
+      root.dataset.step = "";
+      light("");
     }
 
     function finish(result) {
       stop();
+      if (socket) { socket.onclose = null; socket.close(); socket = null; }
       prompt.textContent = "";
       status.textContent = result.message || "";
+      if (figures && result.figures) {
+        figures.hidden = false;
+        figures.textContent = JSON.stringify(result.figures, null, 2);
+      }
       root.classList.toggle("face-scan--passed", !!result.ok);
       root.classList.toggle("face-scan--failed", !result.ok);
       if (result.ok && result.redirect) {
@@ -79,18 +87,88 @@
       } else {
         start.disabled = false;
         start.hidden = false;
+        start.removeAttribute("aria-busy");
       }
+    }
+
+    function capture(plan, began) {
+      // Frames at the plan's rate until the server says "end"; each with its capture time.
+      canvas.width = plan.width;
+      canvas.height = plan.height;
+      var context = canvas.getContext("2d");
+      var every = 1000 / plan.fps;
+      var timer = setInterval(function () {
+        if (!socket || socket.readyState !== WebSocket.OPEN) return clearInterval(timer);
+        var at = performance.now() - began;
+        progress(Math.min(100, (at / plan.duration_ms) * 100));
+        context.drawImage(video, 0, 0, plan.width, plan.height);
+        canvas.toBlob(function (blob) {
+          if (!blob || !socket || socket.readyState !== WebSocket.OPEN) return;
+          blob.arrayBuffer().then(function (jpeg) {
+            var frame = new Uint8Array(8 + jpeg.byteLength);
+            new DataView(frame.buffer).setFloat64(0, at, true);
+            frame.set(new Uint8Array(jpeg), 8);
+            if (socket && socket.readyState === WebSocket.OPEN) socket.send(frame.buffer);
+          });
+        }, "image/jpeg", 0.8);
+      }, every);
+      return timer;
+    }
+
+    function run(path) {
+      return new Promise(function (resolve) {
+        var timer = null;
+        var began = 0;
+        socket = new WebSocket(socketUrl(path));
+        socket.binaryType = "arraybuffer";
+        socket.onmessage = function (event) {
+          var message = JSON.parse(event.data);
+          if (message.type === "plan") {
+            began = performance.now();
+            root.classList.add("face-scan--live");
+            timer = capture(message, began);
+          } else if (message.type === "step") {
+            prompt.textContent = message.prompt;
+            root.dataset.step = message.step;
+            root.classList.toggle("face-scan--near", message.step !== "center");
+            shown(message.cue);
+          } else if (message.type === "light") {
+            light(message.colour);
+            shown(message.cue);
+          } else if (message.type === "end") {
+            clearInterval(timer);
+            stop();
+            prompt.textContent = "";
+            status.textContent = root.dataset.msgUploading;
+          } else if (message.type === "result") {
+            clearInterval(timer);
+            resolve(message);
+          }
+        };
+        socket.onclose = function () {
+          clearInterval(timer);
+          resolve({ ok: false, message: root.dataset.msgFailed });
+        };
+      });
+    }
+
+    function shown(cue) {
+      // Painted on the next frame: tell the server, which measures the round trip from it.
+      requestAnimationFrame(function () {
+        if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ shown: cue }));
+      });
     }
 
     start.addEventListener("click", function () {
       if (consent && !consent.checked) {
-        status.textContent = consent.closest("label").textContent.trim();
+        status.textContent = root.dataset.msgConsent;
         consent.focus();
         return;
       }
       start.disabled = true;
+      start.setAttribute("aria-busy", "true");
       root.classList.remove("face-scan--failed", "face-scan--passed");
-      var challenge;
+      if (figures) figures.hidden = true;
       navigator.mediaDevices
         .getUserMedia({ video: { facingMode: "user", width: { ideal: 640 }, height: { ideal: 480 } }, audio: false })
         .catch(function () {
@@ -108,30 +186,16 @@
         })
         .then(function (answer) {
           if (!answer.ok) throw answer;
-          challenge = answer;
           start.hidden = true;
-          var frames = [];
-          var began = performance.now();
-          return new Promise(function (resolve) {
-            var timer = setInterval(function () {
-              var elapsed = performance.now() - began;
-              prompt.textContent = challenge.prompts[elapsed < CAPTURE_MS / 2 ? 0 : 1];
-              progress(Math.min(100, (elapsed / CAPTURE_MS) * 100));
-              frames.push(grab(video, canvas));
-              if (elapsed >= CAPTURE_MS || frames.length >= 30) {
-                clearInterval(timer);
-                resolve(Promise.all(frames));
-              }
-            }, FRAME_EVERY_MS);
-          });
+          return run(answer.stream);
         })
-        .then(function (blobs) {
-          stop();
-          prompt.textContent = "";
-          status.textContent = root.dataset.msgUploading;
-          var body = new FormData();
-          blobs.forEach(function (blob, index) { body.append("frames", blob, "frame" + index + ".jpg"); });
-          return post("/face/scan/check", body);
+        .then(function (result) {
+          if (!result.ok) return result;
+          status.textContent = result.message;
+          return post(result.finish, new URLSearchParams()).then(function (done) {
+            done.figures = result.figures;
+            return done;
+          });
         })
         .then(finish)
         .catch(function (problem) {

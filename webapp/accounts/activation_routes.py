@@ -21,6 +21,7 @@ from webapp.accounts.activation import (
 )
 from webapp.accounts.registration import send_code_to_new_phone
 from webapp.accounts.routes import Form, session_cookie
+from webapp.faceflows.service import identifier_key
 from webapp.i18n import N_, _
 from webapp.sms.codes import (
     CHECK_MESSAGES,
@@ -193,7 +194,12 @@ async def activate_face_identify(request: HTMXRequest, data: Form) -> Response:
         return await _face_step(request, "identify", data, errors)
     account = await find_unactivated(rt, name, id_number)
     _flow, cookie = await flows.start_flow(
-        rt, KIND, "identified", account["id"] if account else None, via=BY_FACE
+        rt,
+        KIND,
+        "identified",
+        account["id"] if account else None,
+        via=BY_FACE,
+        subject=identifier_key(rt, id_number),
     )
     return await _face_step(request, "scan", data, {}, cookies=[cookie])
 

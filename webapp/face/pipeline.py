@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from webapp.face.decode import MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
+from webapp.face.geometry import Pose, head_pose, perspective_cue
+from webapp.face.light import ColourSample, measure
 from webapp.face.models import FaceModels, get_models
 from webapp.i18n import N_
 
@@ -285,6 +287,9 @@ class FrameAnalysis:
     eye_ratio: float | None = None
     mouth_ratio: float | None = None
     yaw: float | None = None
+    pose: Pose | None = None  # the 3-D fit (webapp.face.geometry)
+    cue: float | None = None  # the perspective cue (webapp.face.geometry)
+    colour: ColourSample | None = None  # face, background and frame colour (webapp.face.light)
 
     @property
     def ok(self) -> bool:
@@ -335,6 +340,9 @@ def analyze_array(
         eye_aspect_ratio(points),
         mouth_aspect_ratio(points),
         yaw_cue(points),
+        head_pose(points),
+        perspective_cue(points),
+        measure(image, points, found.box),
     )
 
 

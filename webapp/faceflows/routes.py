@@ -3,7 +3,10 @@ and the two endpoints of the face scan component (17)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
@@ -19,8 +22,6 @@ from webapp.accounts.routes import Form, session_cookie, signed_in_account
 from webapp.accounts.service import find_by_identifier
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view, mask_id_number
-from webapp.clock import SHANGHAI
-from webapp.face.liveness import Action, parse_challenge, random_challenge
 from webapp.faceflows import service
 from webapp.i18n import N_, _
 from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, next_send_at, send_outcome
@@ -32,7 +33,6 @@ RECOVER = "recover"
 FILING = "filing_decision"
 ACTIVATE = "activate"  # activation by face, when the phone on record no longer works
 SIGNED_OUT_PURPOSES = {"login", "recover", "activate"}
-MAX_FRAME_UPLOAD = 30
 
 
 # ---------------------------------------------------------------- 实名等级, 四级实名, 首次登录引导
@@ -126,7 +126,13 @@ async def face_login_identify(request: HTMXRequest, data: Form) -> Response:
         )
     account = await find_by_identifier(rt, identifier)
     usable = account if account and account["level"] >= 4 and account["state"] == "active" else None
-    _flow, cookie = await flows.start_flow(rt, LOGIN, "identified", usable["id"] if usable else None)
+    _flow, cookie = await flows.start_flow(
+        rt,
+        LOGIN,
+        "identified",
+        usable["id"] if usable else None,
+        subject=service.identifier_key(rt, identifier),
+    )
     return render(
         request,
         "login_face.html",
@@ -196,7 +202,13 @@ async def recover_identify(request: HTMXRequest, data: Form) -> Response:
     if errors:
         return _recover_page(request, "identify", data, errors)
     account = await find_for_recovery(rt, name, id_number)
-    _flow, cookie = await flows.start_flow(rt, RECOVER, "identified", account["id"] if account else None)
+    _flow, cookie = await flows.start_flow(
+        rt,
+        RECOVER,
+        "identified",
+        account["id"] if account else None,
+        subject=service.identifier_key(rt, id_number),
+    )
     return _recover_page(
         request, "scan", data, cookies=[cookie], purpose="recover", consent_needed=True, back="/recover"
     )
@@ -307,105 +319,62 @@ async def decide_page(
     )
 
 
-# ---------------------------------------------------------------- the face scan component's endpoints
+# ---------------------------------------------------------------- who a scan is for
 
 
-async def _subject(request: Request, purpose: str) -> tuple[dict | None, object | None, str]:
-    """(account to match, the flow that names it, error) for a purpose."""
-    rt = runtime_of(request)
+@dataclass(frozen=True)
+class Subject:
+    """Whom a scan for a purpose matches (``account``, None for an identifier that names nobody), the
+    flow that names them, the key their attempts count under, or why no scan is possible."""
+
+    account: dict | None = None
+    flow: flows.ActiveFlow | None = None
+    key: str = ""
+    error: str = ""
+
+    def current_scan(self, scan_id: int) -> bool:
+        """One open scan per flow: only the flow's latest scan may stream."""
+        return self.flow is None or self.flow.data.get("scan") == scan_id
+
+
+async def subject_of(connection: ASGIConnection, purpose: str) -> Subject:
+    rt = runtime_of(connection)
     if purpose == "upgrade":
-        account, _away = await signed_in_account(request)
+        account = await _session_account(connection)
         if account is None:
-            return None, None, _("登录已失效，请重新登录")
+            return Subject(error=_("登录已失效，请重新登录"))
         if account["level"] >= 4:
-            return None, None, _("已是四级实名")
-        return account, None, ""
+            return Subject(error=_("已是四级实名"))
+        return Subject(account, None, service.subject_key(rt, account["id"]))
     kind = {"login": LOGIN, "recover": RECOVER, "filing": FILING, "activate": ACTIVATE}.get(purpose)
     if kind is None:
-        return None, None, _("请求无法处理")
-    flow = await flows.load_flow(rt, request, kind)
+        return Subject(error=_("请求无法处理"))
+    flow = await flows.load_flow(rt, connection, kind)
     if flow is None or flow.state != "identified":
-        return None, None, _("操作已过期，请重新开始")
+        return Subject(error=_("操作已过期，请重新开始"))
     if purpose == "filing":  # signed in, and the flow is this session's account's
-        account, _away = await signed_in_account(request)
+        account = await _session_account(connection)
         if account is None or account["id"] != flow.account_id:
-            return None, None, _("登录已失效，请重新登录")
-        return account, flow, ""
+            return Subject(error=_("登录已失效，请重新登录"))
+        return Subject(account, flow, service.subject_key(rt, account["id"]))
     account = await Account.select().where(Account.id == flow.account_id).first() if flow.account_id else None
-    return account, flow, ""
+    key = service.subject_key(rt, account["id"]) if account else flow.data["subject"]
+    return Subject(account, flow, key)
 
 
-def _json(ok: bool, message: str = "", redirect_to: str = "", status: int = 200, **extra) -> Response:
+async def _session_account(connection: ASGIConnection) -> dict | None:
+    rt = runtime_of(connection)
+    active = await sessions.load_session(rt, connection.cookies.get(sessions.cookie_name(rt)))
+    if active is None:
+        return None
+    return await Account.select().where(Account.id == active.account_id).first()
+
+
+def json_answer(ok: bool, message: str = "", redirect_to: str = "", status: int = 200, **extra) -> Response:
     return Response({"ok": ok, "message": message, "redirect": redirect_to, **extra}, status_code=status)
 
 
-@post("/face/scan/start")
-async def scan_start(request: HTMXRequest, data: Form) -> Response:
-    """A fresh random challenge of two actions, kept server-side in a flow."""
-    rt = runtime_of(request)
-    purpose = forms.text(data, "purpose", 16)
-    account, _flow, error = await _subject(request, purpose)
-    if error:
-        return _json(False, error, status=400)
-    until = await service.blocked_until(rt, account["id"] if account else None, origin_of(request).ip)
-    if until:
-        when = until.astimezone(SHANGHAI).strftime("%H:%M")
-        return _json(False, _("人脸核验失败次数过多，请于{time}后再试", time=when), status=429)
-    consented = forms.text(data, "consent") == "yes"
-    # Signed out (login, recover): asked every time. Signed in: asked once, then recorded on the account.
-    first_time = purpose in SIGNED_OUT_PURPOSES or account["face_consent_at"] is None
-    if first_time and not consented:
-        return _json(False, _("请先阅读并同意《人脸信息处理告知书》"), status=400)
-    if purpose == "upgrade" and account["face_consent_at"] is None:
-        await service.record_consent(rt, account["id"], origin_of(request))
-    challenge = random_challenge()
-    _scan, cookie = await flows.start_flow(
-        rt,
-        SCAN,
-        "challenged",
-        account["id"] if account else None,
-        minutes=3,
-        purpose=purpose,
-        actions=[a.value for a in challenge],
-        next=safe_next(forms.text(data, "next", 512), ""),
-    )
-    response = _json(True, actions=[a.value for a in challenge], prompts=[_(a.prompt) for a in challenge])
-    response.set_cookie(cookie)
-    return response
-
-
-@post("/face/scan/check")
-async def scan_check(request: HTMXRequest) -> Response:
-    """The burst of frames for the challenge. Frames are read into memory, checked and dropped."""
-    rt = runtime_of(request)
-    scan = await flows.load_flow(rt, request, SCAN)
-    if scan is None or not await flows.claim(scan, "challenged", "checking"):
-        return _json(False, _("检测已过期，请重新开始"), status=400)
-    purpose = scan.data["purpose"]
-    account, context_flow, error = await _subject(request, purpose)
-    done = await flows.finish(rt, scan)
-    if error or (account["id"] if account else None) != scan.account_id:
-        return _json(False, error or _("检测已过期，请重新开始"), status=400)
-    form = await request.form()
-    uploads = form.getall("frames") if "frames" in form else []
-    if not uploads or len(uploads) > MAX_FRAME_UPLOAD:
-        return _json(False, _("未收到有效的画面，请重新检测"), status=400)
-    frames = [await upload.read() for upload in uploads if hasattr(upload, "read")]
-    challenge = parse_challenge([Action(a) for a in scan.data["actions"]])
-    outcome, check = await service.scan_and_match(rt, account, frames, challenge, purpose, origin_of(request))
-    del frames, uploads
-    if not outcome.ok:
-        response = _json(False, _(outcome.message))
-        response.set_cookie(done)
-        return response
-    response = await _succeed(
-        request, purpose, account, check, context_flow, scan.data.get("next", ""), outcome.distance
-    )
-    response.set_cookie(done)
-    return response
-
-
-async def _succeed(
+async def succeed(
     request: Request,
     purpose: str,
     account: dict,
@@ -420,14 +389,14 @@ async def _succeed(
         await service.raise_to_level_4(rt, account["id"], check, origin)
         token = await _renew_session(request, account["id"])
         target = next_path or "/level?done=4"
-        response = _json(True, _("已提升为四级实名"), target)
+        response = json_answer(True, _("已提升为四级实名"), target)
         response.set_cookie(session_cookie(request, token))
         return response
     if purpose == "login":
         await flows.finish(rt, context_flow)
         token = await _renew_session(request, account["id"])
         await audit.record("login_ok", rt.clock.now(), origin, account["id"], method="face")
-        response = _json(True, _("登录成功"), "/account")
+        response = json_answer(True, _("登录成功"), "/account")
         response.set_cookie(session_cookie(request, token))
         return response
     if purpose == "filing":
@@ -435,10 +404,10 @@ async def _succeed(
     if purpose == "activate":
         await flows.advance(context_flow, "face_verified")
         await audit.record("activation_face_verified", rt.clock.now(), origin, account["id"])
-        return _json(True, _("身份核验通过"), "/activate/face")
+        return json_answer(True, _("身份核验通过"), "/activate/face")
     await flows.advance(context_flow, "verified")
     await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="face")
-    return _json(True, _("身份核验通过"), "/recover")
+    return json_answer(True, _("身份核验通过"), "/recover")
 
 
 async def _decide_filing(request: Request, account: dict, distance: float, check, flow) -> Response:
@@ -451,9 +420,9 @@ async def _decide_filing(request: Request, account: dict, distance: float, check
         rt, account["id"], reference, decision, FaceEvidence(distance, check.figures), origin_of(request)
     )
     if not result.ok:
-        return _json(False, _(REFUSAL_MESSAGES[result.refusal]))
+        return json_answer(False, _(REFUSAL_MESSAGES[result.refusal]))
     done = _("已确认") if decision == "confirm" else _("已拒绝")
-    return _json(True, done, f"/business/filings/{reference}")
+    return json_answer(True, done, f"/business/filings/{reference}")
 
 
 ROUTES = [
@@ -469,6 +438,4 @@ ROUTES = [
     recover_code,
     recover_reset,
     decide_page,
-    scan_start,
-    scan_check,
 ]

@@ -9,21 +9,22 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from datetime import datetime
 
 from webapp import audit, limits
 from webapp.accounts.tables import Account
-from webapp.face.check import FaceCheck, run_face_check
-from webapp.face.liveness import Action
+from webapp.face.check import FaceCheck
 from webapp.face.pipeline import distance
-from webapp.face.pool import FaceWorkerError
+from webapp.flows import Flow
 from webapp.i18n import N_
 from webapp.identity.authority import AuthorityUnavailable
+from webapp.identity.rules import normalize_id_number
 from webapp.runtime import Runtime
 
 TEMPLATE_CONTEXT = "account.face_template"
 NOT_MATCHED = N_("人脸核验未通过，请确认是本人操作后重试")
 SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
+OPEN_SCAN_SECONDS = 180
+OPEN_SCANS_PER_IP = 3
 
 
 def pack_template(embedding) -> bytes:
@@ -34,26 +35,43 @@ def unpack_template(data: bytes) -> tuple[float, ...]:
     return struct.unpack("<128f", data)
 
 
-def failure_limit(rt: Runtime, account_id: int) -> limits.Limit:
+def subject_key(rt: Runtime, account_id: int) -> str:
+    return f"account:{account_id}"
+
+
+def identifier_key(rt: Runtime, identifier: str) -> str:
+    """What the attempts of an identifier that names nobody count under: a keyed hash, so the limit
+    table tells nobody apart from an account."""
+    value = normalize_id_number(identifier.strip())
+    return "who:" + rt.keyring.keyed_hash("face-subject", value.lower())
+
+
+def attempt_limits(rt: Runtime, subject: str, ip: str) -> list[limits.Limit]:
+    """5 scans per subject per 15 minutes, 60 per address per hour, 3 open at once per address."""
     s = rt.settings
-    return limits.Limit(
-        rt.limit_key("face-fail", str(account_id)),
-        (limits.Rolling(s.face_window_minutes * 60, s.face_max_failures),),
-    )
+    return [
+        limits.Limit(
+            rt.limit_key("face-attempt", subject),
+            (limits.Rolling(s.face_window_minutes * 60, s.face_max_failures),),
+        ),
+        limits.Limit(rt.limit_key("face-ip", ip), (limits.Rolling(3600, s.face_per_ip_hour),)),
+        limits.Limit(rt.limit_key("face-open", ip), (limits.Rolling(OPEN_SCAN_SECONDS, OPEN_SCANS_PER_IP),)),
+    ]
 
 
-def ip_limit(rt: Runtime, ip: str) -> limits.Limit:
-    return limits.Limit(rt.limit_key("face-ip", ip), (limits.Rolling(3600, rt.settings.face_per_ip_hour),))
+async def take_attempt(rt: Runtime, subject: str, ip: str) -> limits.Decision:
+    """One scan's slots, all or none, before any face work (the first is the subject's)."""
+    return await limits.take(attempt_limits(rt, subject, ip), rt.clock.now())
 
 
-async def blocked_until(rt: Runtime, account_id: int | None, ip: str) -> datetime | None:
-    """When face checks for this account (5 failures per 15 min) or this address may go on."""
-    now = rt.clock.now()
-    until = await limits.blocked(ip_limit(rt, ip), now)
-    if account_id is not None:
-        account_until = await limits.blocked(failure_limit(rt, account_id), now)
-        until = max(filter(None, [until, account_until]), default=None)
-    return until
+async def void_open_scans(rt: Runtime, subject) -> None:
+    """One open scan per flow (the context flow remembers its latest) and per signed-in upgrade."""
+    from webapp.faceflows.routes import SCAN
+
+    if subject.flow is None and subject.account is not None:
+        await Flow.delete().where(
+            (Flow.kind == SCAN) & (Flow.account == subject.account["id"]) & (Flow.state == "issued")
+        )
 
 
 @dataclass(frozen=True)
@@ -64,16 +82,11 @@ class Outcome:
     code: str = ""
 
 
-async def scan_and_match(
-    rt: Runtime,
-    account: dict | None,
-    frames: list[bytes],
-    challenge: tuple[Action, Action],
-    purpose: str,
-    origin: audit.Origin,
-) -> tuple[Outcome, FaceCheck | None]:
-    """Liveness, then the match. Every attempt is audited with its figures; failures count towards the
-    account's limit. ``account`` None (an identifier that names nobody) runs the same scan and fails."""
+async def judge(
+    rt: Runtime, account: dict | None, check: FaceCheck, purpose: str, origin: audit.Origin
+) -> Outcome:
+    """Liveness decided, now the match. Every scan is audited with its figures. ``account`` None (an
+    identifier that names nobody) fails like a face that does not match."""
     now = rt.clock.now()
     account_id = account["id"] if account else None
 
@@ -82,34 +95,22 @@ async def scan_and_match(
             "face_check", now, origin, account_id, purpose=purpose, decision=decision, **detail
         )
 
-    async def failed(code: str, figures: dict, measured: float | None = None) -> None:
-        """A refusal counts towards the account's limit."""
-        if account_id is not None:
-            await limits.RateEvent.insert(limits.RateEvent(key=failure_limit(rt, account_id).key, at=now))
-        await audited("refused", reason=code, distance=measured, liveness=figures)
-
-    await limits.take([ip_limit(rt, origin.ip)], now)
-    try:
-        check = await run_face_check(rt.face_pool, frames, challenge, threshold=rt.settings.face_threshold)
-    except FaceWorkerError:
-        await audited("error")
-        return Outcome(False, SERVICE_DOWN, code="worker_error"), None
     if not check.ok:
-        await failed(check.code, check.figures)
-        return Outcome(False, check.message, code=check.code), check
+        await audited("refused", reason=check.code, liveness=check.figures)
+        return Outcome(False, check.message, code=check.code)
     if account is None:
-        await failed("no_account", check.figures)
-        return Outcome(False, NOT_MATCHED, code="no_match"), check
+        await audited("refused", reason="no_account", liveness=check.figures)
+        return Outcome(False, NOT_MATCHED, code="no_match")
     try:
         matched, measured = await _match(rt, account, check)
     except AuthorityUnavailable:
         await audited("authority_down")
-        return Outcome(False, SERVICE_DOWN, code="authority_down"), check
+        return Outcome(False, SERVICE_DOWN, code="authority_down")
     if not matched:
-        await failed("no_match", check.figures, measured)
-        return Outcome(False, NOT_MATCHED, measured, "no_match"), check
+        await audited("refused", reason="no_match", distance=measured, liveness=check.figures)
+        return Outcome(False, NOT_MATCHED, measured, "no_match")
     await audited("match", distance=measured, liveness=check.figures)
-    return Outcome(True, "", measured, "match"), check
+    return Outcome(True, "", measured, "match")
 
 
 async def _match(rt: Runtime, account: dict, check: FaceCheck) -> tuple[bool, float | None]:

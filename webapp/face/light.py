@@ -1,0 +1,225 @@
+"""The light challenge: a random sequence of screen colours, and whether a face reflects it in time.
+
+The page fills the screen around the camera circle with each colour as the server reveals it. A
+screen at 25–45 cm lights a face noticeably and a wall behind it hardly at all, so a live face's
+colour, *relative to the background in the same frame*, follows the sequence. Taking the ratio of
+face to background in each frame removes the camera's global gains (auto white balance and
+exposure, which lag and which push the background the opposite way when the face is lit), and
+taking log-chromaticity (each channel's log minus their mean) removes brightness. What is left is
+compared with the sequence, frame by frame:
+
+- ``correlation``: Pearson correlation between the face-over-background chromaticity and the
+  chromaticity of the colour on screen at that moment, over the whole stream;
+- ``amplitude``: the least-squares slope of the one on the other (how strongly the face responds);
+- ``lag``: the delay at which the correlation peaks. The colour a frame shows was revealed a
+  little earlier (network, paint, camera); the peak must sit within the delay a live page can
+  have, so a stream lit by the right colours at the wrong moments fails as surely as one lit by
+  the wrong colours.
+
+A pre-recorded video cannot know a sequence drawn when the scan starts. A screen or print held to
+the camera shows its own picture: a screen's own light and any tint applied to the whole picture
+change face and background alike, which the ratio cancels.
+
+**Not a flash** (WCAG 2.3.1): the colours have equal relative luminance (0.40), so a change is no
+luminance flash; none is a saturated red; each lasts at least :data:`MIN_COLOUR_MS`, so there are
+at most two changes a second.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Equal relative luminance (WCAG: 0.2126 R + 0.7152 G + 0.0722 B in linear light ≈ 0.40), no red.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (215, 161, 0),  # amber
+    (0, 197, 0),  # green
+    (0, 189, 189),  # cyan
+    (71, 177, 255),  # azure
+    (160, 160, 255),  # lavender
+    (224, 134, 255),  # violet
+)
+MIN_COLOUR_MS = 700  # ≥ 0.5 s is WCAG's limit for two changes a second; a little more for cameras
+MAX_COLOUR_MS = 1000
+MIN_CHROMA_STEP = 0.25  # consecutive colours at least this far apart in linear chromaticity
+
+# Decision thresholds (figures from the test renderer and webcams; see bench/face.py).
+MIN_CORRELATION = 0.5
+MIN_AMPLITUDE = 0.15  # face-over-background chromaticity per unit of screen chromaticity
+MAX_LAG_MS = 250  # reveal → seen in a frame, beyond the measured round trip
+LAG_STEP_MS = 20
+LAG_SEARCH_MS = (-400, 1200)  # where the peak is looked for (outside the allowed window too)
+
+_system_random = secrets.SystemRandom()
+_LUMA = np.array([0.2126, 0.7152, 0.0722])
+
+
+def linear(rgb) -> np.ndarray:
+    """sRGB (0–255) to linear light (0–1)."""
+    c = np.asarray(rgb, dtype=np.float64) / 255.0
+    return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+
+
+def relative_luminance(rgb) -> float:
+    return float(linear(rgb) @ _LUMA)
+
+
+def chroma(rgb_linear) -> np.ndarray:
+    """Log-chromaticity: each channel's log minus the mean of the three (brightness removed)."""
+    logs = np.log(np.maximum(np.asarray(rgb_linear, dtype=np.float64), 1e-4))
+    return logs - logs.mean(axis=-1, keepdims=True)
+
+
+def screen_chroma(rgb) -> np.ndarray:
+    """What a colour on screen adds to a lit face: its linear colour minus its mean, unit brightness."""
+    lin = linear(rgb)
+    return (lin - lin.mean()) / max(float(lin.mean()), 1e-6)
+
+
+def hex_colour(rgb: Sequence[int]) -> str:
+    return "#{:02x}{:02x}{:02x}".format(*rgb)
+
+
+def draw_sequence(count: int, rng=_system_random) -> list[tuple[int, int, int]]:
+    """``count`` colours from :data:`PALETTE`, consecutive ones clearly different (OS randomness)."""
+    sequence: list[tuple[int, int, int]] = []
+    while len(sequence) < count:
+        choices = [
+            c
+            for c in PALETTE
+            if not sequence
+            or np.linalg.norm(screen_chroma(c) - screen_chroma(sequence[-1])) >= MIN_CHROMA_STEP
+        ]
+        sequence.append(rng.choice(choices))
+    return sequence
+
+
+# --- measuring one frame (in a worker) -----------------------------------------------------------
+
+_LINEAR_LUT = linear(np.arange(256))
+
+
+@dataclass(frozen=True)
+class ColourSample:
+    """Mean linear RGB of the face, of the background beside the head, and of the whole frame."""
+
+    face: tuple[float, float, float]
+    background: tuple[float, float, float]
+    frame: tuple[float, float, float]
+
+
+def measure(image: np.ndarray, landmarks, box) -> ColourSample | None:
+    """The face: inside the outline of the jaw and brows. The background: the strips left and right
+    of the head, above the chin (a torso below is near the screen too). None when a strip is gone."""
+    from PIL import Image, ImageDraw
+
+    height, width = image.shape[:2]
+    points = np.asarray(landmarks, dtype=np.float64)
+    outline = [tuple(p) for p in points[list(range(0, 17)) + list(range(26, 16, -1))]]
+    mask_image = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(mask_image).polygon(outline, fill=1)
+    face_mask = np.asarray(mask_image, dtype=bool)
+    margin = 0.45 * box.width
+    left, right = int(box.left - margin), int(box.right + margin)
+    bottom = max(1, min(height, int(box.bottom)))
+    strips = [image[:bottom, : max(0, left)], image[:bottom, min(width, max(0, right)) :]]
+    strips = [s.reshape(-1, 3) for s in strips if s.size]
+    if not strips or not face_mask.any():
+        return None
+    background = np.concatenate(strips)
+    if len(background) < 200:
+        return None
+    lut = _LINEAR_LUT
+
+    def mean(pixels: np.ndarray) -> tuple[float, float, float]:
+        values = lut[pixels].mean(axis=0)
+        return (float(values[0]), float(values[1]), float(values[2]))
+
+    return ColourSample(mean(image[face_mask]), mean(background), mean(image.reshape(-1, 3)[::7]))
+
+
+# --- the decision over a stream ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LightFit:
+    ok: bool
+    correlation: float
+    amplitude: float
+    lag_ms: int
+    lag_allowed_ms: tuple[int, int]
+    background_response: float
+    face_response: float
+    frames: int
+
+    def figures(self) -> dict:
+        return {
+            "correlation": round(self.correlation, 3),
+            "amplitude": round(self.amplitude, 3),
+            "lag_ms": self.lag_ms,
+            "lag_allowed_ms": list(self.lag_allowed_ms),
+            "face_response": round(self.face_response, 3),
+            "background_response": round(self.background_response, 3),
+            "frames": self.frames,
+        }
+
+
+def colour_at(reveals: Sequence[tuple[float, tuple[int, int, int]]], t_ms: float):
+    """The colour on screen at ``t_ms`` (the last one revealed at or before), or None."""
+    current = None
+    for at, colour in reveals:
+        if at <= t_ms:
+            current = colour
+        else:
+            break
+    return current
+
+
+def _fit(observed: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
+    """Correlation and slope of centred observed on centred expected (both n×3)."""
+    o = observed - observed.mean(axis=0)
+    e = expected - expected.mean(axis=0)
+    oe, ee, oo = float((o * e).sum()), float((e * e).sum()), float((o * o).sum())
+    if ee <= 1e-12 or oo <= 1e-12:
+        return 0.0, 0.0
+    return oe / math.sqrt(ee * oo), oe / ee
+
+
+def fit(
+    times_ms: Sequence[float],
+    samples: Sequence[ColourSample],
+    reveals: Sequence[tuple[float, tuple[int, int, int]]],
+    round_trip_ms: float,
+) -> LightFit:
+    """Does the face's colour follow the revealed colours, at a delay a live page can have?"""
+    allowed = (0, int(round(round_trip_ms + MAX_LAG_MS)))
+    face = np.array([s.face for s in samples], dtype=np.float64)
+    background = np.array([s.background for s in samples], dtype=np.float64)
+    frame = np.array([s.frame for s in samples], dtype=np.float64)
+    observed = chroma(face) - chroma(background)
+    best = (-2.0, 0.0, 0)
+    by_lag = {}
+    for lag in range(LAG_SEARCH_MS[0], LAG_SEARCH_MS[1] + 1, LAG_STEP_MS):
+        colours = [colour_at(reveals, t - lag) for t in times_ms]
+        keep = [i for i, c in enumerate(colours) if c is not None]
+        if len(keep) < max(8, len(times_ms) // 2):
+            continue
+        expected = np.array([screen_chroma(colours[i]) for i in keep])
+        correlation, slope = _fit(observed[keep], expected)
+        by_lag[lag] = (correlation, slope, keep, expected)
+        if correlation > best[0]:
+            best = (correlation, slope, lag)
+    correlation, amplitude, lag = best
+    if lag not in by_lag:
+        return LightFit(False, 0.0, 0.0, 0, allowed, 0.0, 0.0, len(samples))
+    keep, expected = by_lag[lag][2], by_lag[lag][3]
+    _c, face_response = _fit(chroma(face)[keep] - chroma(frame)[keep], expected)
+    _c, background_response = _fit(chroma(background)[keep] - chroma(frame)[keep], expected)
+    ok = correlation >= MIN_CORRELATION and amplitude >= MIN_AMPLITUDE and allowed[0] <= lag <= allowed[1]
+    return LightFit(
+        ok, correlation, amplitude, lag, allowed, background_response, face_response, len(samples)
+    )

@@ -1,0 +1,373 @@
+"""One server-paced scan: its secret plan, and the decision over the frames it received.
+
+A scan is one streamed exchange (:mod:`webapp.faceflows.stream` carries it over a WebSocket). When
+the stream opens the server draws a :class:`ScanPlan`: the instructions — face the camera, come
+closer, turn the head left and right, and one random extra (blink or open the mouth), the last two
+in random order — and 7–8 screen colours with random durations. Each instruction and colour is
+sent only when it is due, so nothing recorded earlier can match it. The page sends JPEG frames as
+it captures them (≈12 fps) with its own timestamps; the server stamps their arrival.
+
+:func:`evaluate` decides from the figures of each frame (computed in a worker as the frame
+arrives, :func:`webapp.face.pipeline.analyze_array`) and the times alone — no pixels, no clock —
+in this order, the first failure being the answer:
+
+1. **Timing.** Enough frames, no more than :data:`MAX_FPS` a second on arrival, page timestamps
+   increasing, and page time running at the pace of arrival time: a stream sent faster than it was
+   captured, or frames stamped outside the scan, void it.
+2. **One face, tracked** through the stream (box overlap, centre, size, landmark jumps).
+3. **Light** (:mod:`webapp.face.light`): the face, relative to the background, follows the colours
+   at a delay a live page can have.
+4. **Approach**: the face grows by :data:`MIN_APPROACH_GROWTH` between the first instruction and
+   the end of the second, and its front features grow faster than its outline by at least
+   :data:`MIN_PERSPECTIVE_GAIN` (:func:`webapp.face.geometry.perspective_cue`) — a flat photo
+   brought closer does not.
+5. **Turn**: head yaw from the 3-D fit (:func:`webapp.face.geometry.head_pose`) reaches
+   :data:`MIN_TURN_DEGREES` to each side of the resting pose during the turn instruction.
+6. **The extra action** (blink or open mouth) during its instruction.
+
+Then the frames to embed: the few best frontal frames (their mean embedding is matched) and one
+frame from another part of the stream for the same-person check (:mod:`webapp.face.check`).
+"""
+
+from __future__ import annotations
+
+import secrets
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from webapp.face import light
+from webapp.face.liveness import (
+    NOT_CONTINUOUS,
+    Baselines,
+    blink_events,
+    continuity,
+    message_for,
+    mouth_events,
+)
+from webapp.face.pipeline import MULTIPLE_FACES, NO_FACE, OK, FrameAnalysis
+from webapp.i18n import N_
+
+# --- the plan --------------------------------------------------------------------------------------
+
+
+class Step(StrEnum):
+    CENTER = "center"
+    APPROACH = "approach"
+    TURN = "turn"
+    BLINK = "blink"
+    MOUTH = "mouth"
+
+    @property
+    def prompt(self) -> str:
+        return _PROMPTS[self]
+
+
+_PROMPTS = {
+    Step.CENTER: N_("请正对屏幕，把脸放进圆圈"),
+    Step.APPROACH: N_("请慢慢靠近，让脸充满大圆"),
+    Step.TURN: N_("请缓慢向左、再向右转头"),
+    Step.BLINK: N_("请眨眨眼"),
+    Step.MOUTH: N_("请张张嘴"),
+}
+STEP_MS = {Step.CENTER: 1200, Step.APPROACH: 1800, Step.TURN: 2400, Step.BLINK: 1300, Step.MOUTH: 1300}
+COLOURS = (7, 8)
+FRAME_WIDTH, FRAME_HEIGHT = 480, 360
+TARGET_FPS = 12
+
+_system_random = secrets.SystemRandom()
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    steps: tuple[tuple[int, Step], ...]  # (start ms, instruction)
+    colours: tuple[tuple[int, tuple[int, int, int]], ...]  # (reveal ms, sRGB)
+    duration_ms: int
+
+    def step_window(self, step: Step) -> tuple[int, int] | None:
+        for position, (start, current) in enumerate(self.steps):
+            if current == step:
+                end = self.steps[position + 1][0] if position + 1 < len(self.steps) else self.duration_ms
+                return start, end
+        return None
+
+    @property
+    def extra(self) -> Step:
+        return next(step for _at, step in self.steps if step in (Step.BLINK, Step.MOUTH))
+
+    def cues(self) -> list[tuple[int, str, object]]:
+        """Everything the page is told, in time order: ``(at ms, "step" | "light", value)``."""
+        cues = [(at, "step", step) for at, step in self.steps]
+        cues += [(at, "light", colour) for at, colour in self.colours]
+        return sorted(cues, key=lambda cue: (cue[0], cue[1] != "light"))
+
+
+def _split(total: int, count: int, low: int, high: int, rng) -> list[int]:
+    """``count`` random lengths within [low, high] adding up to ``total``."""
+    for _attempt in range(200):
+        weights = [rng.uniform(low, high) for _ in range(count)]
+        scale = total / sum(weights)
+        lengths = [int(round(w * scale)) for w in weights]
+        lengths[-1] += total - sum(lengths)
+        if all(low <= length <= high for length in lengths):
+            return lengths
+    return [total // count] * (count - 1) + [total - (total // count) * (count - 1)]
+
+
+def draw_plan(rng=_system_random) -> ScanPlan:
+    """A fresh secret plan (OS randomness)."""
+    extra = rng.choice([Step.BLINK, Step.MOUTH])
+    tail = [Step.TURN, extra]
+    rng.shuffle(tail)
+    order = [Step.CENTER, Step.APPROACH, *tail]
+    steps, at = [], 0
+    for step in order:
+        steps.append((at, step))
+        at += STEP_MS[step]
+    duration = at
+    count = rng.choice(COLOURS)
+    lengths = _split(duration, count, light.MIN_COLOUR_MS, light.MAX_COLOUR_MS, rng)
+    sequence = light.draw_sequence(count, rng)
+    reveals, at = [], 0
+    for length, colour in zip(lengths, sequence, strict=True):
+        reveals.append((at, colour))
+        at += length
+    return ScanPlan(tuple(steps), tuple(reveals), duration)
+
+
+# --- frames and the decision ---------------------------------------------------------------------
+
+MAX_FPS = 20  # arrivals in any one second
+MIN_FRAME_GAP_MS = 30  # page timestamps at most ≈33 fps
+MIN_FPS = 6  # fewer frames than this over the scan: too few to judge
+MAX_SKEW_MS = 1500  # page time and arrival time drift apart at most this much over the scan
+CAPTURE_SLACK_MS = 300  # frames stamped this far outside the scan's capture window
+REACTION_MS = 300  # a person starts to follow an instruction after this
+
+MIN_APPROACH_GROWTH = 1.25  # face size, end of the approach ÷ first instruction
+MIN_PERSPECTIVE_GAIN = 0.03  # mean log(front ÷ outline) width ratio gained over the approach
+FRONTAL_DEGREES = 12  # frames within this of the resting yaw count as frontal
+MIN_TURN_DEGREES = 15  # yaw to each side of the resting pose during the turn
+MIN_SIDE_FRAMES = 5  # usable frames needed in each compared part of the stream
+BLINK_MAX_MS = 500
+BEST_FRAMES = 3
+
+STREAM_TIMING = "stream_timing"
+LIGHT_MISMATCH = "light_mismatch"
+NO_APPROACH = "no_approach"
+FLAT_FACE = "flat_face"
+NO_TURN = "no_turn"
+EXTRA_NOT_SEEN = "extra_not_seen"
+TOO_FEW_FRAMES = "too_few_frames"
+
+MESSAGES = {
+    STREAM_TIMING: N_("画面传输异常，请检查网络后重新检测"),
+    TOO_FEW_FRAMES: N_("有效画面太少，请在光线充足处正对摄像头重新检测"),
+    LIGHT_MISMATCH: N_("未能确认为本人实时操作。请调亮屏幕，在光线不太强的环境中正对屏幕重新检测"),
+    NO_APPROACH: N_("未检测到靠近动作，请按提示把脸靠近屏幕"),
+    FLAT_FACE: N_("未能确认为本人实时操作，请本人重新检测"),
+    NO_TURN: N_("未检测到转头动作，请按提示缓慢向左、再向右转头"),
+    EXTRA_NOT_SEEN: N_("未检测到{action}动作，请按提示完成动作"),
+}
+_EXTRA_LABELS = {Step.BLINK: N_("眨眼"), Step.MOUTH: N_("张嘴")}
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One received frame: the page's capture time, the server's arrival time (both ms from the
+    stream's start), and its figures once analysed."""
+
+    page_ms: float
+    arrival_ms: float
+    analysis: FrameAnalysis
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    ok: bool
+    code: str
+    message: str
+    figures: dict = field(default_factory=dict)
+    best: tuple[int, ...] = ()  # frames to embed and average for the match
+    other: int | None = None  # the frame for the same-person check
+
+
+def refusal_message(code: str, extra: Step | None = None) -> str:
+    from webapp.i18n import _
+
+    if code == EXTRA_NOT_SEEN and extra is not None:
+        return _(MESSAGES[code], action=_(_EXTRA_LABELS[extra]))
+    if code in MESSAGES:
+        return MESSAGES[code]
+    return message_for(code)
+
+
+def capture_times(frames: Sequence[Frame]) -> list[float]:
+    """Capture times on the server's clock: page time plus the smallest arrival-minus-page offset."""
+    offset = min(f.arrival_ms - f.page_ms for f in frames)
+    return [f.page_ms + offset for f in frames]
+
+
+def timing_problems(frames: Sequence[Frame], plan: ScanPlan) -> dict:
+    """Figures of the stream's timing, with ``problem`` set when it is not a live capture."""
+    arrivals = [f.arrival_ms for f in frames]
+    pages = [f.page_ms for f in frames]
+    figures: dict = {"frames": len(frames)}
+    if len(frames) < MIN_FPS * plan.duration_ms / 1000:
+        return {**figures, "problem": TOO_FEW_FRAMES}
+    window = max(sum(1 for b in arrivals if a <= b < a + 1000) for a in arrivals)
+    gaps = [b - a for a, b in zip(pages, pages[1:], strict=False)]
+    offsets = [a - p for a, p in zip(arrivals, pages, strict=True)]
+    skew = max(offsets) - min(offsets)
+    captured = capture_times(frames)
+    figures.update(
+        {
+            "max_per_second": window,
+            "min_gap_ms": round(min(gaps), 1),
+            "skew_ms": round(skew, 1),
+            "first_ms": round(captured[0], 1),
+            "last_ms": round(captured[-1], 1),
+        }
+    )
+    if (
+        window > MAX_FPS
+        or min(gaps) < MIN_FRAME_GAP_MS
+        or skew > MAX_SKEW_MS
+        or captured[0] < -CAPTURE_SLACK_MS
+        or captured[-1] > plan.duration_ms + CAPTURE_SLACK_MS
+    ):
+        figures["problem"] = STREAM_TIMING
+    return figures
+
+
+def _median(values: Sequence[float]) -> float:
+    return float(statistics.median(values)) if values else 0.0
+
+
+def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> StreamResult:
+    figures: dict = {"plan": [step.value for _at, step in plan.steps], "colours": len(plan.colours)}
+
+    def refuse(code: str, extra: Step | None = None) -> StreamResult:
+        return StreamResult(False, code, refusal_message(code, extra), figures)
+
+    if not frames:
+        return refuse(TOO_FEW_FRAMES)
+    timing = timing_problems(frames, plan)
+    figures["timing"] = timing
+    if "problem" in timing:
+        return refuse(timing["problem"])
+
+    analyses = [f.analysis for f in frames]
+    times = capture_times(frames)
+    usable = [i for i, a in enumerate(analyses) if a.ok and a.pose is not None and a.colour is not None]
+    figures["usable_frames"] = len(usable)
+    multiple = sum(1 for a in analyses if a.code == MULTIPLE_FACES)
+    if multiple >= 2:
+        return refuse(MULTIPLE_FACES)
+    if len(usable) < MIN_FPS * plan.duration_ms / 1000:
+        codes = [a.code for a in analyses if a.code != OK]
+        return refuse(max(set(codes), key=codes.count) if codes else NO_FACE)
+
+    continuous, track = continuity(analyses, usable)
+    figures["tracking"] = track
+    if not continuous:
+        return refuse(NOT_CONTINUOUS)
+
+    fit = light.fit(
+        [times[i] for i in usable], [analyses[i].colour for i in usable], plan.colours, round_trip_ms
+    )
+    figures["light"] = fit.figures()
+    if not fit.ok:
+        return refuse(LIGHT_MISMATCH)
+
+    def during(step: Step, start_fraction: float = 0.0, after_ms: int = 0) -> list[int]:
+        start, end = plan.step_window(step)
+        begin = start + max(REACTION_MS, start_fraction * (end - start))
+        return [i for i in usable if begin <= times[i] <= end + after_ms]
+
+    center = during(Step.CENTER)
+    resting_yaw = _median([analyses[i].pose.yaw for i in center])
+
+    def frontal(indices: Sequence[int]) -> list[int]:
+        return [i for i in indices if abs(analyses[i].pose.yaw - resting_yaw) <= FRONTAL_DEGREES]
+
+    far, near = frontal(center), frontal(during(Step.APPROACH, 0.6, after_ms=300))
+    if len(far) < MIN_SIDE_FRAMES or len(near) < MIN_SIDE_FRAMES:
+        figures["approach"] = {"far_frames": len(far), "near_frames": len(near)}
+        return refuse(NO_APPROACH)
+    growth = _median([analyses[i].box.size for i in near]) / max(
+        1.0, _median([analyses[i].box.size for i in far])
+    )
+    gain = _median([analyses[i].cue for i in near]) - _median([analyses[i].cue for i in far])
+    figures["approach"] = {
+        "growth": round(growth, 3),
+        "perspective_gain": round(gain, 4),
+        "far_frames": len(far),
+        "near_frames": len(near),
+    }
+    if growth < MIN_APPROACH_GROWTH:
+        return refuse(NO_APPROACH)
+    if gain < MIN_PERSPECTIVE_GAIN:
+        return refuse(FLAT_FACE)
+
+    turning = during(Step.TURN, after_ms=400)
+    yaws = [analyses[i].pose.yaw - resting_yaw for i in turning]
+    figures["turn"] = {
+        "resting_yaw": round(resting_yaw, 1),
+        "max": round(max(yaws, default=0.0), 1),
+        "min": round(min(yaws, default=0.0), 1),
+    }
+    if not yaws or max(yaws) < MIN_TURN_DEGREES or min(yaws) > -MIN_TURN_DEGREES:
+        return refuse(NO_TURN)
+
+    extra = plan.extra
+    if not _extra_seen(extra, analyses, usable, times, plan):
+        return refuse(EXTRA_NOT_SEEN, extra)
+
+    best, other = _frames_to_embed(analyses, usable, resting_yaw, center, near)
+    figures["best_frames"] = list(best)
+    figures["other_frame"] = other
+    return StreamResult(True, OK, message_for(OK), figures, best, other)
+
+
+def _extra_seen(
+    extra: Step,
+    analyses: Sequence[FrameAnalysis],
+    usable: Sequence[int],
+    times: Sequence[float],
+    plan: ScanPlan,
+) -> bool:
+    """A blink or an open mouth that starts within the extra instruction's window."""
+    start, end = plan.step_window(extra)
+    stable = [i for i in usable if abs(analyses[i].pose.yaw) < 90]
+    base = Baselines(
+        ear=float(statistics.quantiles([analyses[i].eye_ratio for i in stable], n=10)[6]),
+        mar=float(statistics.quantiles([analyses[i].mouth_ratio for i in stable], n=10)[1]),
+        yaw=0.0,
+    )
+    if extra == Step.BLINK:
+        events = [
+            e for e in blink_events(analyses, stable, base) if times[e.end] - times[e.start] <= BLINK_MAX_MS
+        ]
+    else:
+        events = mouth_events(analyses, stable, base)
+    return any(start + 100 <= times[e.start] <= end + 300 for e in events)
+
+
+def _frames_to_embed(
+    analyses: Sequence[FrameAnalysis],
+    usable: Sequence[int],
+    resting_yaw: float,
+    center: Sequence[int],
+    near: Sequence[int],
+) -> tuple[tuple[int, ...], int]:
+    """The best frontal frames (near the camera first: larger faces), and a frame from the far part."""
+
+    def score(i: int) -> tuple[float, float]:
+        return (abs(analyses[i].pose.yaw - resting_yaw), -analyses[i].box.size)
+
+    best = tuple(sorted(near, key=score)[:BEST_FRAMES])
+    others = [i for i in center if i not in best] or [i for i in usable if i not in best]
+    other = min(others, key=score)
+    return best, other
