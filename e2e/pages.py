@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Page, expect
 
 
@@ -102,7 +104,7 @@ class FaceScan(Screen):
     """The face scan component (17), inside the level, face login and forgot-password screens."""
 
     def run(self, expect_redirect: bool) -> str:
-        """Consent, 开始扫描, then the server's answer (the refusal of the start, or of the check)."""
+        """Consent, 开始扫描, the stream, then the server's answer (the refusal of the start, or the decision)."""
         start = self.page.get_by_role("button", name="开始扫描")
         expect(start).to_be_visible()  # the component is set up (it may have just been swapped in)
         consent = self.page.get_by_label("我已阅读并同意《人脸信息处理告知书》")
@@ -112,9 +114,10 @@ class FaceScan(Screen):
             start.click()
         if not started.value.json()["ok"]:
             return started.value.json()["message"]
-        with self.page.expect_response(lambda r: "/face/scan/check" in r.url, timeout=30_000) as checked:
-            pass
-        result = checked.value.json()
-        if expect_redirect and result.get("redirect"):
-            self.page.wait_for_url(self.page.base + result["redirect"], timeout=10_000)
-        return result["message"]
+        root = self.page.locator("[data-face-scan]")
+        expect(root).to_have_class(re.compile(r"face-scan--(passed|failed)"), timeout=40_000)
+        message = self.page.locator(".face-scan__status").inner_text()
+        if expect_redirect and "face-scan--passed" in (root.get_attribute("class") or ""):
+            here = self.page.url
+            self.page.wait_for_url(lambda url: url != here, timeout=10_000)
+        return message

@@ -206,20 +206,23 @@ async def stream_scan(
     listener = asyncio.ensure_future(listen())
     index = 0
     stop_at: float | None = None
+    next_at = began
     while True:
-        t = index / fps
-        wait = began + t / pace - time.monotonic()
+        wait = next_at - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
         if ended.is_set():
             stop_at = stop_at or (time.monotonic() + after_end)
             if time.monotonic() >= stop_at or run.result is not None:
                 break
+        # Like the page's timer: a late tick is taken late, never twice (pace > 1 fakes the clock).
+        t = index / fps if pace != 1.0 else time.monotonic() - began
         jpeg = await asyncio.to_thread(performer, t, screen)
         stamp = timestamp(t * 1000) if timestamp else t * 1000
         await socket.send_bytes(FRAME_HEADER.pack(stamp) + jpeg)
         run.frames.append((stamp, jpeg))
         index += 1
+        next_at = max(next_at + 1 / (fps * pace), time.monotonic())
     await asyncio.wait_for(listener, 30)
     await socket.close()
     return run

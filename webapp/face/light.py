@@ -36,20 +36,22 @@ import numpy as np
 
 # Equal relative luminance (WCAG: 0.2126 R + 0.7152 G + 0.0722 B in linear light ≈ 0.40), no red.
 PALETTE: tuple[tuple[int, int, int], ...] = (
-    (215, 161, 0),  # amber
+    (201, 167, 0),  # amber
     (0, 197, 0),  # green
-    (0, 189, 189),  # cyan
-    (71, 177, 255),  # azure
-    (160, 160, 255),  # lavender
-    (224, 134, 255),  # violet
-)
+    (0, 190, 174),  # teal
+    (155, 162, 255),  # periwinkle
+    (255, 126, 192),  # pink (a red share of 0.44: not a saturated red)
+)  # five hues far apart: at equal luminance blues and violets pale, and more would be too alike
 MIN_COLOUR_MS = 700  # ≥ 0.5 s is WCAG's limit for two changes a second; a little more for cameras
 MAX_COLOUR_MS = 1000
 MIN_CHROMA_STEP = 0.25  # consecutive colours at least this far apart in linear chromaticity
 
 # Decision thresholds (figures from the test renderer and webcams; see bench/face.py).
 MIN_CORRELATION = 0.5
-MIN_AMPLITUDE = 0.15  # face-over-background chromaticity per unit of screen chromaticity
+MIN_AMPLITUDE = 0.015  # face-over-background chromaticity per unit of screen chromaticity
+MAX_MISMATCHED_COLOURS = 2  # of the 8 colours, at most two may be read as others
+MIN_AGREEMENT = 0.3  # a colour's stretch agrees when its change points the colour's way (cosine) ...
+NEAR_BEST = 0.15  # ... and no other colour of the palette fits clearly better
 MAX_LAG_MS = 250  # reveal → seen in a frame, beyond the measured round trip
 LAG_STEP_MS = 20
 LAG_SEARCH_MS = (-400, 1200)  # where the peak is looked for (outside the allowed window too)
@@ -155,6 +157,8 @@ class LightFit:
     background_response: float
     face_response: float
     frames: int
+    matched: int  # colours whose stretch of frames the face's colour named right
+    judged: int
 
     def figures(self) -> dict:
         return {
@@ -165,6 +169,7 @@ class LightFit:
             "face_response": round(self.face_response, 3),
             "background_response": round(self.background_response, 3),
             "frames": self.frames,
+            "colours_matched": [self.matched, self.judged],
         }
 
 
@@ -189,6 +194,45 @@ def _fit(observed: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
     return oe / math.sqrt(ee * oo), oe / ee
 
 
+def segments_matched(
+    times_ms: Sequence[float],
+    observed: np.ndarray,
+    reveals: Sequence[tuple[float, tuple[int, int, int]]],
+    lag_ms: float,
+) -> tuple[int, int]:
+    """Colour by colour: is the face's mean colour change nearest to the colour then on screen (of the
+    whole palette)? ``(matched, judged)``; a colour seen in fewer than two frames is not judged."""
+    segment = [_segment(reveals, t - lag_ms) for t in times_ms]
+    keep = [i for i, s in enumerate(segment) if s >= 0]
+    expected = np.array([screen_chroma(reveals[segment[i]][1]) for i in keep])
+    centre_observed, centre_expected = observed[keep].mean(axis=0), expected.mean(axis=0)
+    # Each channel responds with its own gain (the room light is not white): fit it, then predict.
+    o, e = observed[keep] - centre_observed, expected - centre_expected
+    gains = np.maximum((o * e).sum(axis=0) / np.maximum((e * e).sum(axis=0), 1e-12), 0.0)
+    candidates = {c: gains * (screen_chroma(c) - centre_expected) for c in PALETTE}
+    matched = judged = 0
+    for index, (_at, colour) in enumerate(reveals):
+        frames = [i for i in keep if segment[i] == index]
+        if len(frames) < 2:
+            continue
+        change = observed[frames].mean(axis=0) - centre_observed
+        similarity = {c: _cosine(change, vector) for c, vector in candidates.items()}
+        judged += 1
+        # Near the best counts: on skin some pairs (green and teal) differ only where skin reflects little.
+        matched += similarity[colour] >= max(MIN_AGREEMENT, max(similarity.values()) - NEAR_BEST)
+    return matched, judged
+
+
+def _segment(reveals: Sequence[tuple[float, tuple[int, int, int]]], t_ms: float) -> int:
+    """The index of the colour on screen at ``t_ms``, -1 before the first."""
+    return max((i for i, (at, _c) in enumerate(reveals) if at <= t_ms), default=-1)
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(a @ b) / norm if norm > 1e-12 else -1.0
+
+
 def fit(
     times_ms: Sequence[float],
     samples: Sequence[ColourSample],
@@ -201,25 +245,43 @@ def fit(
     background = np.array([s.background for s in samples], dtype=np.float64)
     frame = np.array([s.frame for s in samples], dtype=np.float64)
     observed = chroma(face) - chroma(background)
-    best = (-2.0, 0.0, 0)
-    by_lag = {}
-    for lag in range(LAG_SEARCH_MS[0], LAG_SEARCH_MS[1] + 1, LAG_STEP_MS):
+
+    def expected_at(lag: int) -> tuple[list[int], np.ndarray]:
         colours = [colour_at(reveals, t - lag) for t in times_ms]
         keep = [i for i, c in enumerate(colours) if c is not None]
+        return keep, np.array([screen_chroma(colours[i]) for i in keep])
+
+    best = (-2.0, 0.0, None)
+    for lag in range(LAG_SEARCH_MS[0], LAG_SEARCH_MS[1] + 1, LAG_STEP_MS):
+        keep, expected = expected_at(lag)
         if len(keep) < max(8, len(times_ms) // 2):
             continue
-        expected = np.array([screen_chroma(colours[i]) for i in keep])
         correlation, slope = _fit(observed[keep], expected)
-        by_lag[lag] = (correlation, slope, keep, expected)
         if correlation > best[0]:
             best = (correlation, slope, lag)
     correlation, amplitude, lag = best
-    if lag not in by_lag:
-        return LightFit(False, 0.0, 0.0, 0, allowed, 0.0, 0.0, len(samples))
-    keep, expected = by_lag[lag][2], by_lag[lag][3]
+    if lag is None:
+        return LightFit(False, 0.0, 0.0, 0, allowed, 0.0, 0.0, len(samples), 0, 0)
+    keep, expected = expected_at(lag)
     _c, face_response = _fit(chroma(face)[keep] - chroma(frame)[keep], expected)
     _c, background_response = _fit(chroma(background)[keep] - chroma(frame)[keep], expected)
-    ok = correlation >= MIN_CORRELATION and amplitude >= MIN_AMPLITUDE and allowed[0] <= lag <= allowed[1]
+    matched, judged = segments_matched(times_ms, observed, reveals, lag)
+    ok = (
+        correlation >= MIN_CORRELATION
+        and amplitude >= MIN_AMPLITUDE
+        and allowed[0] <= lag <= allowed[1]
+        and judged >= len(reveals) - 1
+        and matched >= judged - MAX_MISMATCHED_COLOURS
+    )
     return LightFit(
-        ok, correlation, amplitude, lag, allowed, background_response, face_response, len(samples)
+        ok,
+        correlation,
+        amplitude,
+        lag,
+        allowed,
+        background_response,
+        face_response,
+        len(samples),
+        matched,
+        judged,
     )

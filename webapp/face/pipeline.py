@@ -127,6 +127,18 @@ def find_faces(image: np.ndarray, *, models: FaceModels | None = None) -> list[t
     return sorted(found, key=lambda item: -item[1])
 
 
+def _distinct(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
+    """The detections that are separate faces: a weaker box centred inside a stronger one is the same
+    face seen twice (HOG does this on a chin or a turned cheek), not a second person."""
+    kept: list[tuple[Box, float]] = []
+    for box, score in found:  # best first
+        centre_x, centre_y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+        inside = any(k.left <= centre_x <= k.right and k.top <= centre_y <= k.bottom for k, _s in kept)
+        if not inside:
+            kept.append((box, score))
+    return kept
+
+
 def detect(
     image: np.ndarray,
     *,
@@ -142,7 +154,7 @@ def detect(
     """
     models = models or get_models()
     width, height = _image_size(image)
-    found = find_faces(image, models=models)
+    found = _distinct(find_faces(image, models=models))
     boxes = tuple(box for box, _ in found)
     scores = tuple(score for _, score in found)
     size = (width, height)

@@ -72,7 +72,7 @@ _PROMPTS = {
     Step.MOUTH: N_("请张张嘴"),
 }
 STEP_MS = {Step.CENTER: 1200, Step.APPROACH: 1800, Step.TURN: 2400, Step.BLINK: 1300, Step.MOUTH: 1300}
-COLOURS = (7, 8)
+COLOURS = (8,)  # the most the design allows (6–8): each colour is evidence
 FRAME_WIDTH, FRAME_HEIGHT = 480, 360
 TARGET_FPS = 12
 
@@ -148,7 +148,7 @@ REACTION_MS = 300  # a person starts to follow an instruction after this
 MIN_APPROACH_GROWTH = 1.25  # face size, end of the approach ÷ first instruction
 MIN_PERSPECTIVE_GAIN = 0.03  # mean log(front ÷ outline) width ratio gained over the approach
 FRONTAL_DEGREES = 12  # frames within this of the resting yaw count as frontal
-MIN_TURN_DEGREES = 15  # yaw to each side of the resting pose during the turn
+MIN_TURN_DEGREES = 18  # yaw to each side of the resting pose during the turn (a turned print: ≤ 15)
 MIN_SIDE_FRAMES = 5  # usable frames needed in each compared part of the stream
 BLINK_MAX_MS = 500
 BEST_FRAMES = 3
@@ -275,7 +275,10 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
         return refuse(NOT_CONTINUOUS)
 
     fit = light.fit(
-        [times[i] for i in usable], [analyses[i].colour for i in usable], plan.colours, round_trip_ms
+        [times[i] for i in usable],
+        [analyses[i].colour for i in usable],
+        plan.colours,
+        round_trip_ms,
     )
     figures["light"] = fit.figures()
     if not fit.ok:
@@ -308,8 +311,6 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
     }
     if growth < MIN_APPROACH_GROWTH:
         return refuse(NO_APPROACH)
-    if gain < MIN_PERSPECTIVE_GAIN:
-        return refuse(FLAT_FACE)
 
     turning = during(Step.TURN, after_ms=400)
     yaws = [analyses[i].pose.yaw - resting_yaw for i in turning]
@@ -340,18 +341,12 @@ def _extra_seen(
 ) -> bool:
     """A blink or an open mouth that starts within the extra instruction's window."""
     start, end = plan.step_window(extra)
-    stable = [i for i in usable if abs(analyses[i].pose.yaw) < 90]
-    base = Baselines(
-        ear=float(statistics.quantiles([analyses[i].eye_ratio for i in stable], n=10)[6]),
-        mar=float(statistics.quantiles([analyses[i].mouth_ratio for i in stable], n=10)[1]),
-        yaw=0.0,
-    )
+    base = Baselines.of(analyses, usable)
     if extra == Step.BLINK:
-        events = [
-            e for e in blink_events(analyses, stable, base) if times[e.end] - times[e.start] <= BLINK_MAX_MS
-        ]
+        found = blink_events(analyses, usable, base)
+        events = [e for e in found if times[e.end] - times[e.start] <= BLINK_MAX_MS]
     else:
-        events = mouth_events(analyses, stable, base)
+        events = mouth_events(analyses, usable, base)
     return any(start + 100 <= times[e.start] <= end + 300 for e in events)
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import struct
 import time
 
@@ -38,6 +39,8 @@ from webapp.faceflows import service
 from webapp.faceflows.routes import SCAN, SIGNED_OUT_PURPOSES, json_answer, subject_of, succeed
 from webapp.i18n import _, current_locale, negotiate
 from webapp.web import origin_of, runtime_of, safe_next
+
+log = logging.getLogger(__name__)
 
 START_WINDOW_S = 10  # the stream opens this soon after the scan is issued, or never
 END_GRACE_MS = 600  # frames captured before the end may arrive this much later
@@ -122,7 +125,12 @@ async def scan_stream(socket: WebSocket) -> None:
         return
     except FaceWorkerError:
         await flows.finish(rt, scan)
-        await _send_result(socket, False, _(service.SERVICE_DOWN))
+        await _send_result(socket, False, _(service.SERVICE_DOWN), None)
+        return
+    except Exception:  # a bug must still end the scan with an answer, never a silent close
+        log.exception("face scan stream failed")
+        await flows.finish(rt, scan)
+        await _send_result(socket, False, _(service.SERVICE_DOWN), None)
         return
     outcome = await service.judge(rt, subject.account, check, scan.data["purpose"], origin_of(socket))
     if not outcome.ok:
