@@ -122,8 +122,13 @@ def camera_browsers(playwright):
 
     launched: dict[str, object] = {}
 
-    def browser_for(photo: str, **clip_options):
-        key = photo + repr(sorted(clip_options.items()))
+    def browser_for(photo: str | None, **clip_options):
+        """``photo`` None: a Chromium with no fake camera (a page may inject its own)."""
+        key = (photo or "-") + repr(sorted(clip_options.items()))
+        if key not in launched and photo is None:
+            launched[key] = playwright.chromium.launch(
+                executable_path=chromium(), args=CHROMIUM_FLAGS, headless=True
+            )
         if key not in launched:
             second = clip_options.pop("second_face", None)
             clip = make_clip(FACES / photo, second_face=FACES / second if second else None, **clip_options)

@@ -104,7 +104,7 @@ class FaceScan(Screen):
     """The face scan component (17), inside the level, face login and forgot-password screens."""
 
     def run(self, expect_redirect: bool) -> str:
-        """Consent, 开始扫描, the stream, then the server's answer (the refusal of the start, or the decision)."""
+        """Consent, 开始扫描, the stream, then the answer (the refusal of the start, or the decision)."""
         start = self.page.get_by_role("button", name="开始扫描")
         expect(start).to_be_visible()  # the component is set up (it may have just been swapped in)
         consent = self.page.get_by_label("我已阅读并同意《人脸信息处理告知书》")

@@ -175,7 +175,9 @@ async def app(rt):
     from webapp.app import create_app
 
     app = create_app(runtime=rt)
-    for hook in app.on_startup:  # not app.lifespan(): its cancel scope cannot span fixture set-up and teardown
+    for (
+        hook
+    ) in app.on_startup:  # not app.lifespan(): its cancel scope cannot span fixture set-up and teardown
         await hook()
     yield app
     for hook in app.on_shutdown:
@@ -196,3 +198,18 @@ async def client(app):
 @pytest.fixture
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def face_pool():
+    """One pool of dlib workers for the whole run (face modules put it into ``rt``)."""
+    from webapp.face.pool import FacePool
+
+    pool = FacePool(workers=2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="session")
+def faces() -> Path:
+    return Path(__file__).resolve().parent / "fixtures" / "faces"

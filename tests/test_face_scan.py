@@ -75,7 +75,7 @@ def test_perspective_cue_grows_as_a_face_comes_closer_but_not_for_a_flat_one():
     flat = perspective_cue(project(distance_mm=280, flat=True)) - perspective_cue(
         project(distance_mm=450, flat=True)
     )
-    assert face > 2 * scan.MIN_PERSPECTIVE_GAIN
+    assert face > 0.05  # drawn; dlib's landmarks read far less of it (see webapp/face/scan.py)
     assert abs(flat) < 1e-9
 
 

@@ -100,30 +100,21 @@ def test_the_service_reads_the_catalog_as_written(english, in_english):
 
 
 def test_face_messages_are_marked_and_translated(in_english):
-    from webapp.face import check, decode, liveness, pipeline, pool
+    from webapp.face import check, decode, liveness, pipeline, pool, scan
 
     messages = [
         *decode.MESSAGES.values(),
         *(m for m in pipeline.FACE_MESSAGES.values() if m),
         *liveness.MESSAGES.values(),
         *check.CHECK_MESSAGES.values(),
+        *scan.MESSAGES.values(),
         liveness.message_for("unknown code"),
         pool.FaceWorkerError.message,
-        *(action.prompt for action in liveness.Action),
-        *(action.label for action in liveness.Action),
+        *(step.prompt for step in scan.Step),
+        scan.refusal_message(scan.EXTRA_NOT_SEEN, scan.Step.BLINK),
+        scan.refusal_message(scan.EXTRA_NOT_SEEN, scan.Step.MOUTH),
     ]
     for message in messages:
-        assert not CJK.search(i18n._(message)), message
-
-
-def test_formatted_liveness_messages_are_translated(in_english):
-    from webapp.face import liveness
-
-    blink, mouth = liveness.Action.BLINK, liveness.Action.MOUTH
-    for message in (
-        liveness.message_for(liveness.ACTION_NOT_SEEN, action=blink),
-        liveness.message_for(liveness.WRONG_ORDER, challenge=(blink, mouth)),
-    ):
         assert not CJK.search(i18n._(message)), message
 
 

@@ -23,8 +23,8 @@ from webapp.runtime import Runtime
 TEMPLATE_CONTEXT = "account.face_template"
 NOT_MATCHED = N_("人脸核验未通过，请确认是本人操作后重试")
 SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
-OPEN_SCAN_SECONDS = 180
-OPEN_SCANS_PER_IP = 3
+OPEN_SCAN_SECONDS = 120
+OPEN_SCANS_PER_IP = 6
 
 
 def pack_template(embedding) -> bytes:
@@ -47,7 +47,7 @@ def identifier_key(rt: Runtime, identifier: str) -> str:
 
 
 def attempt_limits(rt: Runtime, subject: str, ip: str) -> list[limits.Limit]:
-    """5 scans per subject per 15 minutes, 60 per address per hour, 3 open at once per address."""
+    """5 scans per subject per 15 minutes, 60 per address per hour, 6 started in any 2 minutes per address."""
     s = rt.settings
     return [
         limits.Limit(
