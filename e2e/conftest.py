@@ -51,6 +51,7 @@ def server(tmp_path_factory, smtp_sink):
         WEBAPP_LOOKUP_PER_IP_HOUR="500",
         WEBAPP_LOGIN_PER_IP_MINUTE="300",
         WEBAPP_FACE_PER_IP_HOUR="300",
+        WEBAPP_FACE_PER_IP_2MIN="300",
     ).start()
     yield running
     running.stop()

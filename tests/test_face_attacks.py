@@ -200,7 +200,7 @@ async def test_one_address_gets_at_most_its_hourly_number(rt, app, client, faces
     started = 0
     for attempt in range(70):
         if attempt and attempt % 6 == 0:
-            clock.advance(minutes=2)  # past the per-address burst limit, inside the hour
+            clock.advance(minutes=2)  # past the 2-minute per-address limit, inside the hour
         await post_form(client, "/login/face", {"identifier": factories.id_number()}, token=token)
         started += (await start_scan(client, token, "login"))["ok"]
     assert started == rt.settings.face_per_ip_hour == 60
@@ -218,3 +218,14 @@ async def test_face_login_answers_alike_for_level_4_level_3_and_nobody(rt, app, 
         answers.append((step.status_code, step.text.replace(identifier, "ID"), run.start, run.result))
     assert answers[0] == answers[1] == answers[2]
     assert answers[0][3]["message"] == "人脸核验未通过，请确认是本人操作后重试"
+
+
+async def test_the_calibration_scan_exists_only_in_dev(rt, app, client, faces):
+    """/dev/face shows a scan's figures and matches nobody: outside dev neither the page nor its purpose exist."""
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    assert (await client.get("/dev/face", follow_redirects=False)).status_code == 404
+    assert await start_scan(client, token, "calibrate") == {
+        "ok": False,
+        "message": "请求无法处理",
+        "redirect": "",
+    }

@@ -6,6 +6,8 @@ whose face is not the account's). Nothing skips liveness or matching."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests import factories
@@ -74,7 +76,7 @@ async def test_five_started_scans_block_face_checks_for_fifteen_minutes(rt, app,
     assert (await face(app, client, token, "upgrade", person()))["ok"] is True
 
 
-async def test_face_login_uses_the_accounts_own_template(rt, app, client, faces):
+async def test_face_login_uses_the_accounts_own_template(rt, app, client, faces, smtp_sink):
     account_id, record, phone, token = await level3_with_photo(rt, client, faces)
     await make_level_4(rt, account_id, faces)
     await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
@@ -85,6 +87,8 @@ async def test_face_login_uses_the_accounts_own_template(rt, app, client, faces)
     result = await face(app, client, token, "login", person())
     assert result == {"ok": True, "message": "登录成功", "redirect": "/account"}
     assert (await client.get("/account", follow_redirects=False)).status_code == 200
+    [notice] = smtp_sink.to(phone)  # only the success told the phone on record, without a code
+    assert "刚刚通过人脸识别登录" in notice.text and not re.search(r"\d{6}", notice.text)
 
 
 async def test_face_login_for_a_level_3_account_fails_like_a_stranger(rt, app, client, faces):
@@ -249,7 +253,8 @@ async def test_activation_by_face_when_the_phone_on_record_no_longer_works(rt, a
 
     row = await Account.select().where(Account.id == account_id).first()
     assert row["state"] == "active" and row["phone_index"] == rt.phone_index(new_phone)
-    assert smtp_sink.to(old_phone) == []
+    [notice] = smtp_sink.to(old_phone)  # the phone on record hears of it: a notice, never a code
+    assert "通过人脸识别验证身份以激活" in notice.text and not re.search(r"\d{6}", notice.text)
     events = [r["event"] for r in await AuditEvent.select().where(AuditEvent.account_id == account_id)]
     for event in (
         "activation_face_verified",

@@ -84,9 +84,13 @@ class Settings:
     login_max_failures: int = field(default=5, metadata={"doc": "consecutive wrong passwords before a lock"})
     login_lock_minutes: int = field(default=15, metadata={"doc": "lock duration"})
     login_per_ip_minute: int = field(default=30, metadata={"doc": "login attempts per client IP per minute"})
-    face_max_failures: int = field(default=5, metadata={"doc": "failed face checks per account per window"})
-    face_window_minutes: int = field(default=15, metadata={"doc": "window of the face failure limit"})
-    face_per_ip_hour: int = field(default=60, metadata={"doc": "face checks per client IP per hour"})
+    face_max_failures: int = field(
+        default=5,
+        metadata={"doc": "face scans per account (or unknown identifier) per window; a pass is given back"},
+    )
+    face_window_minutes: int = field(default=15, metadata={"doc": "window of the face scan limit"})
+    face_per_ip_hour: int = field(default=60, metadata={"doc": "face scans per client IP per hour"})
+    face_per_ip_2min: int = field(default=6, metadata={"doc": "face scans per client IP in any 2 minutes"})
     lookup_per_ip_hour: int = field(
         default=30, metadata={"doc": "'already registered' checks per client IP per hour"}
     )

@@ -190,7 +190,7 @@
           return run(answer.stream);
         })
         .then(function (result) {
-          if (!result.ok) return result;
+          if (!result.ok || !result.finish) return result; // a refusal, or (dev) a calibration scan
           status.textContent = result.message;
           return post(result.finish, new URLSearchParams()).then(function (done) {
             done.figures = result.figures;

@@ -32,7 +32,8 @@ LOGIN = "face_login"
 RECOVER = "recover"
 FILING = "filing_decision"
 ACTIVATE = "activate"  # activation by face, when the phone on record no longer works
-SIGNED_OUT_PURPOSES = {"login", "recover", "activate"}
+CALIBRATE = "calibrate"  # dev only (/dev/face): the figures of one's own scan
+SIGNED_OUT_PURPOSES = {"login", "recover", "activate", CALIBRATE}
 
 
 # ---------------------------------------------------------------- 实名等级, 四级实名, 首次登录引导
@@ -339,6 +340,10 @@ class Subject:
 
 async def subject_of(connection: ASGIConnection, purpose: str) -> Subject:
     rt = runtime_of(connection)
+    if purpose == CALIBRATE:  # dev only: anyone, matched against nobody
+        if not rt.settings.dev:
+            return Subject(error=_("请求无法处理"))
+        return Subject(None, None, service.identifier_key(rt, "calibrate"))
     if purpose == "upgrade":
         account = await _session_account(connection)
         if account is None:
@@ -392,6 +397,8 @@ async def succeed(
         response = json_answer(True, _("已提升为四级实名"), target)
         response.set_cookie(session_cookie(request, token))
         return response
+    if purpose in service.NOTICES:  # signed out: the phone on record hears of it
+        await service.notify_phone_on_record(rt, account["id"], purpose)
     if purpose == "login":
         await flows.finish(rt, context_flow)
         token = await _renew_session(request, account["id"])

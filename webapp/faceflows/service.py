@@ -23,8 +23,16 @@ from webapp.runtime import Runtime
 TEMPLATE_CONTEXT = "account.face_template"
 NOT_MATCHED = N_("人脸核验未通过，请确认是本人操作后重试")
 SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
-OPEN_SCAN_SECONDS = 120
-OPEN_SCANS_PER_IP = 6
+NOTICES = {
+    "login": N_("【工商注册身份验证】您的账号刚刚通过人脸识别登录。如非本人操作，请立即修改密码。"),
+    "recover": N_(
+        "【工商注册身份验证】您的账号刚刚通过人脸识别验证身份以重置密码。如非本人操作，请立即联系客服。"
+    ),
+    "activate": N_(
+        "【工商注册身份验证】您的账号刚刚通过人脸识别验证身份以激活并更换手机号。如非本人操作，请立即联系客服。"
+    ),
+}
+NOTICES_PER_HOUR = 3  # per phone: a notice never becomes a way to flood someone's phone
 
 
 def pack_template(embedding) -> bytes:
@@ -55,7 +63,7 @@ def attempt_limits(rt: Runtime, subject: str, ip: str) -> list[limits.Limit]:
             (limits.Rolling(s.face_window_minutes * 60, s.face_max_failures),),
         ),
         limits.Limit(rt.limit_key("face-ip", ip), (limits.Rolling(3600, s.face_per_ip_hour),)),
-        limits.Limit(rt.limit_key("face-open", ip), (limits.Rolling(OPEN_SCAN_SECONDS, OPEN_SCANS_PER_IP),)),
+        limits.Limit(rt.limit_key("face-burst", ip), (limits.Rolling(120, s.face_per_ip_2min),)),
     ]
 
 
@@ -161,3 +169,25 @@ async def withdraw_consent(rt: Runtime, account_id: int, origin: audit.Origin) -
     ).where(Account.id == account_id)
     await audit.record("face_consent_withdrawn", now, origin, account_id)
     await audit.record("level_changed", now, origin, account_id, level=3, method="consent_withdrawn")
+
+
+async def notify_phone_on_record(rt: Runtime, account_id: int, purpose: str) -> bool:
+    """A signed-out face success tells the phone on record (no code, no quota of the person's codes;
+    at most :data:`NOTICES_PER_HOUR` an hour). A failed delivery is logged by the channel and changes
+    nothing: the audit log has the event itself. True when a notice went out."""
+    from webapp.i18n import _
+    from webapp.sms.channels import DeliveryError
+
+    row = await Account.select(Account.phone, Account.phone_index).where(Account.id == account_id).first()
+    limit = limits.Limit(
+        rt.limit_key("face-notice", row["phone_index"]), (limits.Rolling(3600, NOTICES_PER_HOUR),)
+    )
+    if not (await limits.take([limit], rt.clock.now())).allowed:
+        return False
+    try:
+        await rt.sms_channel.deliver(
+            rt.keyring.decrypt_text(row["phone"], "account.phone"), _(NOTICES[purpose])
+        )
+    except DeliveryError:
+        return False
+    return True
