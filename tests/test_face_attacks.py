@@ -221,7 +221,7 @@ async def test_face_login_answers_alike_for_level_4_level_3_and_nobody(rt, app, 
 
 
 async def test_the_calibration_scan_exists_only_in_dev(rt, app, client, faces):
-    """/dev/face shows a scan's figures and matches nobody: outside dev neither the page nor its purpose exist."""
+    """/dev/face shows a scan's figures and matches nobody: outside dev neither page nor purpose exist."""
     _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
     assert (await client.get("/dev/face", follow_redirects=False)).status_code == 404
     assert await start_scan(client, token, "calibrate") == {
