@@ -31,6 +31,8 @@ def _with_runtime(work: Callable[..., Awaitable[int]]) -> Callable[[argparse.Nam
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from webapp.face.check import MAX_FRAME_BYTES
+
     settings = load_settings()
     uvicorn.run(
         "webapp.asgi:app",
@@ -40,6 +42,8 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
         server_header=False,
         log_level=settings.log_level.lower(),
+        ws_max_size=MAX_FRAME_BYTES
+        + 64,  # one camera frame and its header: a bigger message closes the stream
     )
     return 0
 
