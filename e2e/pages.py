@@ -6,6 +6,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from e2e.conftest import screenshot
+
 
 class Screen:
     path = "/"
@@ -103,7 +105,7 @@ class AccountPage(Screen):
 class FaceScan(Screen):
     """The face scan component (17), inside the level, face login and forgot-password screens."""
 
-    def run(self, expect_redirect: bool) -> str:
+    def run(self, expect_redirect: bool, live_screenshot: str = "") -> str:
         """Consent, 开始扫描, the stream, then the answer (the refusal of the start, or the decision)."""
         start = self.page.get_by_role("button", name="开始扫描")
         expect(start).to_be_visible()  # the component is set up (it may have just been swapped in)
@@ -115,9 +117,13 @@ class FaceScan(Screen):
         if not started.value.json()["ok"]:
             return started.value.json()["message"]
         root = self.page.locator("[data-face-scan]")
+        if live_screenshot:  # mid-scan: the screen around the circle lit by the server's colour
+            expect(root).to_have_attribute("data-step", "approach", timeout=15_000)
+            screenshot(self.page, live_screenshot)
         expect(root).to_have_class(re.compile(r"face-scan--(passed|failed)"), timeout=40_000)
         message = self.page.locator(".face-scan__status").inner_text()
         if expect_redirect and "face-scan--passed" in (root.get_attribute("class") or ""):
-            here = self.page.url
-            self.page.wait_for_url(lambda url: url != here, timeout=10_000)
+            # The page goes on (sometimes to the same URL, the next step): the passed scan is gone.
+            self.page.wait_for_function("() => !document.querySelector('.face-scan--passed')", timeout=10_000)
+            self.page.wait_for_load_state()
         return message

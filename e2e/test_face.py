@@ -53,7 +53,7 @@ def test_first_login_guide_to_level_4(camera_browsers, server, size, photo_citiz
     page.get_by_role("link", name="立即提升").click()
     expect(page.get_by_text("人脸信息处理告知书").first).to_be_visible()
     screenshot(page, "17-face-scan-consent")
-    assert FaceScan(page).run(expect_redirect=True) == "已提升为四级实名"
+    assert FaceScan(page).run(expect_redirect=True, live_screenshot="17-face-scan-live") == "已提升为四级实名"
     expect(page).to_have_url(server.url + "/account")
     expect(page.get_by_text("4级实名").first).to_be_visible()
     AccountPage(page).go("实名等级")

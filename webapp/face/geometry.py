@@ -19,8 +19,8 @@ mouth, inner eye corners) over the width of the outline near the ears. Under a p
 point at depth z is magnified by f / (d − z), so as the face comes closer (d falls) the front
 features grow faster than the outline: from 45 cm to 28 cm the ratio rises by several percent,
 while every ratio of a flat photo stays what it was. One ratio moves by a few percent from
-landmark noise alone, so the cue is the mean log of several, and the check compares medians over
-many frames (:mod:`webapp.face.scan`).
+landmark noise alone, so the cue is the mean log of several. At 480×360 dlib's landmarks read too
+little of it to decide (:mod:`webapp.face.scan` reports it and lets the 3-D turn refuse prints).
 """
 
 from __future__ import annotations

@@ -127,16 +127,24 @@ def find_faces(image: np.ndarray, *, models: FaceModels | None = None) -> list[t
     return sorted(found, key=lambda item: -item[1])
 
 
+SAME_FACE_OVERLAP = 0.25  # a weaker box this much inside a stronger one is the same face
+
+
 def _distinct(found: list[tuple[Box, float]]) -> list[tuple[Box, float]]:
-    """The detections that are separate faces: a weaker box centred inside a stronger one is the same
-    face seen twice (HOG does this on a chin or a turned cheek), not a second person."""
+    """The detections that are separate faces: a weaker box lying largely on a stronger one is the same
+    face seen twice (HOG does this on a chin or a turned cheek), not a second person beside it."""
     kept: list[tuple[Box, float]] = []
     for box, score in found:  # best first
-        centre_x, centre_y = (box.left + box.right) / 2, (box.top + box.bottom) / 2
-        inside = any(k.left <= centre_x <= k.right and k.top <= centre_y <= k.bottom for k, _s in kept)
-        if not inside:
+        if not any(_covered(box, k) >= SAME_FACE_OVERLAP for k, _s in kept):
             kept.append((box, score))
     return kept
+
+
+def _covered(box: Box, by: Box) -> float:
+    """The share of ``box``'s area that ``by`` covers."""
+    width = min(box.right, by.right) - max(box.left, by.left) + 1
+    height = min(box.bottom, by.bottom) - max(box.top, by.top) + 1
+    return max(0, width) * max(0, height) / (box.width * box.height)
 
 
 def detect(
