@@ -143,15 +143,27 @@ def test_exif_orientation_is_applied():
         (b"%PDF-1.7\n" + b"x" * 100, "not_image"),
         (encode(Image.new("RGB", (32, 32)), "GIF"), "unsupported_format"),
         (encode(Image.new("RGB", (32, 32)), "BMP"), "unsupported_format"),
-        (encode(Image.new("RGB", (32, 32)), "WEBP"), "unsupported_format"),
     ],
-    ids=["empty", "text", "pdf", "gif", "bmp", "webp"],
+    ids=["empty", "text", "pdf", "gif", "bmp"],
 )
-def test_refuses_what_is_not_jpeg_or_png(data, code):
+def test_refuses_what_is_not_jpeg_png_or_webp(data, code):
     with pytest.raises(FaceInputError) as caught:
         decode_image(data)
     assert caught.value.code == code
     assert is_chinese(caught.value.message)
+
+
+def test_reference_photos_may_be_webp_but_camera_frames_only_jpeg():
+    from webapp.face.decode import FRAME_FORMATS
+
+    photo = Image.open(io.BytesIO(read("obama-1.jpg"))).convert("RGB")
+    webp = encode(photo, "WEBP", quality=90)
+    assert decode_image(webp).shape[2] == 3
+    assert pipeline.embed_bytes(webp).ok  # a registry photo in WebP is matched like a JPEG
+    for other in (webp, encode(photo, "PNG")):
+        with pytest.raises(FaceInputError) as caught:
+            decode_image(other, formats=FRAME_FORMATS)
+        assert caught.value.code == "unsupported_format"
 
 
 def test_refuses_too_many_bytes():

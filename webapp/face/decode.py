@@ -3,9 +3,10 @@
 Order of the checks, cheapest first, so that a hostile upload costs almost nothing:
 
 1. byte count (``max_bytes``);
-2. magic bytes: JPEG or PNG only (GIF, WebP, BMP, TIFF, HEIC are named as unsupported);
-3. Pillow parses the header only (``formats=`` restricts it to the JPEG/PNG plugins) and its
-   detected format must agree with the magic bytes;
+2. magic bytes: JPEG, PNG or WebP for reference photos, JPEG alone for camera frames (GIF, BMP,
+   TIFF, HEIC are named as unsupported);
+3. Pillow parses the header only (``formats=`` restricts it to those plugins) and its detected
+   format must agree with the magic bytes;
 4. the pixel count from the header (``max_pixels``) — before any pixel is decoded, so a
    20000×20000 PNG of a few hundred bytes is refused without allocating it;
 5. decoding, at reduced scale where JPEG allows it (``draft``), then downscaling so the longest
@@ -42,9 +43,12 @@ _OTHER_IMAGE_MAGIC = (
     b"\x00\x00\x01\x00",  # ICO
 )
 
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")  # reference photos (registry imports meet WebP)
+FRAME_FORMATS = ("JPEG",)  # camera frames: the page sends JPEG
+
 MESSAGES = {
-    "not_image": N_("无法识别该文件，请上传 JPEG 或 PNG 格式的照片"),
-    "unsupported_format": N_("仅支持 JPEG 或 PNG 格式的照片"),
+    "not_image": N_("无法识别该文件，请上传 JPEG、PNG 或 WebP 格式的照片"),
+    "unsupported_format": N_("仅支持 JPEG、PNG 或 WebP 格式的照片"),
     "too_large": N_("图片文件太大"),
     "too_many_pixels": N_("图片尺寸太大"),
     "truncated": N_("图片不完整（文件被截断），请重新拍摄或上传"),
@@ -81,12 +85,14 @@ class FaceInputError(Exception):
 
 
 def sniff_format(data: bytes) -> str | None:
-    """``"JPEG"``, ``"PNG"``, ``"other"`` (a recognised but unsupported image) or ``None``."""
+    """``"JPEG"``, ``"PNG"``, ``"WEBP"``, ``"other"`` (a recognised but unsupported image) or ``None``."""
     if data.startswith(_JPEG_MAGIC):
         return "JPEG"
     if data.startswith(_PNG_MAGIC):
         return "PNG"
-    if data.startswith(_OTHER_IMAGE_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "WEBP"
+    if data.startswith(_OTHER_IMAGE_MAGIC):
         return "other"
     if data[4:8] == b"ftyp":  # HEIC / AVIF
         return "other"
@@ -105,8 +111,9 @@ def decode_image(
     max_bytes: int = MAX_BYTES,
     max_pixels: int = MAX_PIXELS,
     max_side: int = MAX_SIDE,
+    formats: tuple[str, ...] = PHOTO_FORMATS,
 ) -> np.ndarray:
-    """Decode untrusted JPEG/PNG bytes into an upright RGB ``uint8`` array (H, W, 3).
+    """Decode untrusted image bytes (of ``formats``) into an upright RGB ``uint8`` array (H, W, 3).
 
     Raises :class:`FaceInputError` with code ``not_image``, ``unsupported_format``, ``too_large``,
     ``too_many_pixels``, ``truncated`` or ``corrupt``.
@@ -119,13 +126,13 @@ def decode_image(
     kind = sniff_format(data)
     if kind is None:
         raise FaceInputError("not_image")
-    if kind == "other":
+    if kind == "other" or kind not in formats:
         raise FaceInputError("unsupported_format")
     if kind == "PNG" and data.rfind(_PNG_IEND) == -1:
         raise FaceInputError("truncated")
 
     try:
-        image = Image.open(io.BytesIO(data), formats=["JPEG", "PNG"])
+        image = Image.open(io.BytesIO(data), formats=list(formats))
     except Image.DecompressionBombError as error:
         raise FaceInputError("too_many_pixels") from error
     except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as error:

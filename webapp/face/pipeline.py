@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from webapp.face.decode import MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
+from webapp.face.decode import FRAME_FORMATS, MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
 from webapp.face.geometry import Pose, head_pose, perspective_cue
 from webapp.face.light import ColourSample, measure
 from webapp.face.models import FaceModels, get_models
@@ -376,7 +376,9 @@ def analyze_bytes(
     models: FaceModels | None = None,
 ) -> FrameAnalysis:
     try:
-        image = decode_image(data, max_bytes=max_bytes, max_pixels=max_pixels, max_side=max_side)
+        image = decode_image(
+            data, max_bytes=max_bytes, max_pixels=max_pixels, max_side=max_side, formats=FRAME_FORMATS
+        )
     except FaceInputError as error:
         return FrameAnalysis(error.code, error.message)
     return analyze_array(image, min_face_size=min_face_size, models=models)

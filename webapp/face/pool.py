@@ -23,7 +23,7 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from webapp.face.decode import MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
+from webapp.face.decode import FRAME_FORMATS, MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
 from webapp.face.pipeline import (
     DEFAULT_THRESHOLD,
     FACE_MESSAGES,
@@ -107,7 +107,11 @@ def _embed_box_job(data: bytes, box: Box, limits: FaceLimits) -> EmbedResult:
     """
     try:
         image = decode_image(
-            data, max_bytes=limits.max_bytes, max_pixels=limits.max_pixels, max_side=limits.max_side
+            data,
+            max_bytes=limits.max_bytes,
+            max_pixels=limits.max_pixels,
+            max_side=limits.max_side,
+            formats=FRAME_FORMATS,
         )
     except FaceInputError as error:
         return EmbedResult(error.code, error.message)
