@@ -14,6 +14,7 @@ import itertools
 from pathlib import Path
 
 from tests.support.head import Camera, Head, live_pose
+from tests.support.performers import ROOM
 
 WHITE = (255, 255, 255)
 WIDTH, HEIGHT = 480, 360
@@ -74,7 +75,7 @@ class InjectedCamera:
             self.steps = []
         pose = live_pose(t, self.steps) if self.steps else live_pose(t, "center")
         colour = _parse(light) or WHITE
-        image = self.head.render(pose, size=(WIDTH, HEIGHT), screen=colour)
+        image = self.head.render(pose, size=(WIDTH, HEIGHT), screen=colour, ambient=ROOM)
         return base64.b64encode(self.camera.capture(image)).decode()
 
 
