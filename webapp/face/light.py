@@ -27,6 +27,7 @@ at most two changes a second.
 
 from __future__ import annotations
 
+import functools
 import math
 import secrets
 from collections.abc import Sequence
@@ -76,8 +77,10 @@ def chroma(rgb_linear) -> np.ndarray:
     return logs - logs.mean(axis=-1, keepdims=True)
 
 
-def screen_chroma(rgb) -> np.ndarray:
-    """What a colour on screen adds to a lit face: its linear colour minus its mean, unit brightness."""
+@functools.cache
+def screen_chroma(rgb: tuple[int, int, int]) -> np.ndarray:
+    """What a colour on screen adds to a lit face: its linear colour minus its mean, unit brightness.
+    Cached: a scan's fit asks for the same five colours thousands of times (on the event loop)."""
     lin = linear(rgb)
     return (lin - lin.mean()) / max(float(lin.mean()), 1e-6)
 
