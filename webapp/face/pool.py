@@ -173,6 +173,12 @@ class FacePool:
         pids = await asyncio.gather(*(self.run(_ping, 0.2) for _ in range(self.workers)))
         return sorted(set(pids))
 
+    async def ready(self) -> None:
+        """Every worker spawned and holding the models (a no-op once they are): a scan waits for this
+        before its clock starts, so that loading the models never stalls a live stream."""
+        if len(self.pids()) < self.workers:
+            await self.start()
+
     async def embed_image(self, data: bytes) -> EmbedResult:
         """Decode + detect + embed exactly one face; refusals come back in the result's ``code``."""
         return await self.run(_embed_job, bytes(data), self.limits)

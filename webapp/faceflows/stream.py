@@ -155,6 +155,7 @@ async def scan_stream(socket: WebSocket) -> None:
 
 async def _capture(rt, socket: WebSocket) -> FaceCheck:
     """Pace the plan, take the frames, decide. Raises WebSocketDisconnect if the page goes away."""
+    await rt.face_pool.ready()
     plan = draw_plan()
     live = LiveScan(rt.face_pool, plan, threshold=rt.settings.face_threshold)
     started = time.monotonic()
