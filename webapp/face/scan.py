@@ -13,7 +13,8 @@ in this order, the first failure being the answer:
 
 1. **Timing.** Enough frames, no more than :data:`MAX_FPS` a second on arrival, page timestamps
    increasing, and page time running at the pace of arrival time: a stream sent faster than it was
-   captured, or frames stamped outside the scan, void it.
+   captured, or frames stamped before the scan began, void it; frames captured after its end are
+   left out (the server stops reading at the deadline).
 2. **One face, tracked** through the stream (box overlap, centre, size, landmark jumps).
 3. **Light** (:mod:`webapp.face.light`): the face, relative to the background, follows the colours
    at a delay a live page can have.
@@ -237,7 +238,6 @@ def timing_problems(frames: Sequence[Frame], plan: ScanPlan) -> dict:
         or min(gaps) < MIN_FRAME_GAP_MS
         or skew > MAX_SKEW_MS
         or captured[0] < -CAPTURE_SLACK_MS
-        or captured[-1] > plan.duration_ms + CAPTURE_SLACK_MS
     ):
         figures["problem"] = STREAM_TIMING
     return figures
@@ -260,8 +260,12 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
     if "problem" in timing:
         return refuse(timing["problem"])
 
-    analyses = [f.analysis for f in frames]
+    # Frames captured after the end (the page heard "end" a round trip late) are not part of the scan;
+    # page times increase (checked above), so the frames kept are a prefix and keep their indices.
     times = capture_times(frames)
+    kept = [i for i, t in enumerate(times) if t <= plan.duration_ms + CAPTURE_SLACK_MS]
+    frames, times = [frames[i] for i in kept], [times[i] for i in kept]
+    analyses = [f.analysis for f in frames]
     usable = [i for i, a in enumerate(analyses) if a.ok and a.pose is not None and a.colour is not None]
     figures["usable_frames"] = len(usable)
     multiple = sum(1 for a in analyses if a.code == MULTIPLE_FACES)
