@@ -24,7 +24,7 @@ in this order, the first failure being the answer:
    is measured and kept in the figures but decides nothing: drawn on a 3-D head it rises 8–9 % from
    45 to 28 cm, yet dlib's 68 landmarks at 480×360 read between −4 % and +5 % of it on heads and
    −1 % to +2 % on prints (tests/support/head.py), so no threshold separates them. A print held up
-   and brought closer is refused by the turn.
+   and brought closer is left to the turn (and, rendered, loses its face while turning).
 5. **Turn**: head yaw from the 3-D fit (:func:`webapp.face.geometry.head_pose`) reaches
    :data:`MIN_TURN_DEGREES` to each side of the resting pose during the turn instruction. A print
    turned by ±25° reads at most about 15°: it foreshortens as a whole, its nose never leaves its
