@@ -153,6 +153,13 @@ async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces
 # --- the stream's own rules ----------------------------------------------------------------------
 
 
+async def test_frames_sent_out_of_order_are_judged_in_capture_order(rt, app, client, faces):
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    run = await run_scan(app, client, token, "upgrade", LivePerson("obama-2.jpg"), out_of_order=True)
+    assert run.ok, run.message
+    assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 4
+
+
 async def test_a_scan_streams_once_and_only_its_latest_start(rt, app, client, faces):
     _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
     assert (await start_scan(client, token, "upgrade"))["ok"]

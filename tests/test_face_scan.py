@@ -142,8 +142,30 @@ def stream(plan: ScanPlan, *, fps=12.0, arrival=lambda t: t + 40, page=lambda t:
     return [Frame(page(k * 1000 / fps), arrival(k * 1000 / fps), analysis()) for k in range(count)]
 
 
-def test_a_live_stream_has_no_timing_problem(plan):
-    assert "problem" not in timing_problems(stream(plan), plan)
+def missed_beats(frames: list[Frame]) -> list[Frame]:
+    """A page's interval timer that fired late every 10th tick, then on its old beat 6 ms later."""
+    late = [Frame(f.page_ms + 77, f.arrival_ms + 77, f.analysis) if k % 10 == 5 else f
+            for k, f in enumerate(frames)]  # fmt: skip
+    return late
+
+
+def network_stall(frames: list[Frame]) -> list[Frame]:
+    """Frames captured in 1.2 s at 12 fps held up by the network, then delivered at once."""
+    return [Frame(f.page_ms, max(f.arrival_ms, 3240) if 2000 <= f.page_ms < 3200 else f.arrival_ms,
+                  f.analysis) for f in frames]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        pytest.param(lambda p: stream(p), id="steady"),
+        pytest.param(lambda p: missed_beats(stream(p)), id="timer-missed-beats"),
+        pytest.param(lambda p: network_stall(stream(p)), id="network-stall-then-burst"),
+    ],
+)
+def test_a_live_stream_has_no_timing_problem(plan, frames):
+    found = timing_problems(frames(plan), plan)
+    assert "problem" not in found, found
 
 
 @pytest.mark.parametrize(

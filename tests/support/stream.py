@@ -165,11 +165,13 @@ async def stream_scan(
     pace: float = 1.0,
     timestamp: Callable[[float], float] | None = None,
     after_end: float = 0.0,
+    out_of_order: bool = False,
     run: StreamRun | None = None,
 ) -> StreamRun:
     """The stream of an issued scan: frames at ``fps`` (``pace`` > 1 sends them faster than real
     time), stamped ``timestamp(t)`` ms (default: the capture time), until the server's ``end`` (and
-    ``after_end`` s beyond it); then the result."""
+    ``after_end`` s beyond it); then the result. ``out_of_order`` holds every 5th frame back until
+    the next is sent, as a page whose JPEG encodings finish out of order does."""
     run = run or StreamRun(start={})
     socket = AsgiWebSocket(app, "/face/scan/stream", cookies_of(client))
     run.accepted = await socket.connect()
@@ -207,6 +209,7 @@ async def stream_scan(
     index = 0
     stop_at: float | None = None
     next_at = began
+    held = b""
     while True:
         wait = next_at - time.monotonic()
         if wait > 0:
@@ -219,7 +222,13 @@ async def stream_scan(
         t = index / fps if pace != 1.0 else time.monotonic() - began
         jpeg = await asyncio.to_thread(performer, t, screen)
         stamp = timestamp(t * 1000) if timestamp else t * 1000
-        await socket.send_bytes(FRAME_HEADER.pack(stamp) + jpeg)
+        if out_of_order and index % 5 == 0:
+            held = FRAME_HEADER.pack(stamp) + jpeg
+        else:
+            await socket.send_bytes(FRAME_HEADER.pack(stamp) + jpeg)
+            if held:
+                await socket.send_bytes(held)
+                held = b""
         run.frames.append((stamp, jpeg))
         index += 1
         next_at = max(next_at + 1 / (fps * pace), time.monotonic())

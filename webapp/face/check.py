@@ -105,6 +105,10 @@ class LiveScan:
         if self.void:
             return self._refusal(self.void, CHECK_MESSAGES[self.void], {"frames": len(self._frames)})
         analyses = [found[0] for found in await asyncio.gather(*self._analyses)]
+        # In capture order: a page encodes frames in parallel, so they may be sent out of order.
+        order = sorted(range(len(self._frames)), key=lambda i: self._frames[i][0])
+        self._frames = [self._frames[i] for i in order]
+        analyses = [analyses[i] for i in order]
         unreadable = [i for i, a in enumerate(analyses) if a.code in _DECODE_CODES]
         if unreadable:
             return self._refusal(
