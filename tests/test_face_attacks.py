@@ -139,6 +139,19 @@ async def test_streams_that_are_not_a_live_face_are_refused(rt, app, client, fac
     assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 3
 
 
+async def test_a_print_of_the_registry_photo_that_stays_in_view_is_refused_by_the_turn(
+    rt, app, client, faces
+):
+    """The print is lit by the screen (it is held near it) and grows as it comes closer, so light and
+    approach pass; this one stays detected while turned ±25° (the 3-D fit reads it at ±8°): the turn
+    is what refuses it."""
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces, photo="collins-1.png")
+    run = await run_scan(app, client, token, "upgrade", LivePerson("collins-1.png", flat=True))
+    assert run.result is not None and run.result["ok"] is False
+    assert run.result["message"] == "未检测到转头动作，请按提示缓慢向左、再向右转头"
+    assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 3
+
+
 async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces):
     _first, *_rest, token = await level3_with_photo(rt, client, faces)
     recorded = await run_scan(app, client, token, "upgrade", LivePerson("obama-2.jpg"))

@@ -27,6 +27,7 @@ from tests.support.head import (
     srgb_to_linear,
 )
 from webapp.face.pipeline import FrameAnalysis, analyze_array
+from webapp.face.scan import MIN_TURN_DEGREES
 
 FACES = Path(__file__).parent / "fixtures" / "faces"
 PHOTOS = ("obama-1.jpg", "obama-2.jpg", "biden-1.jpg", "collins-1.png")
@@ -95,6 +96,27 @@ def test_one_face_with_good_landmarks_at_every_distance_and_yaw(photo):
         assert left[0] < centre[0] < right[0]
         assert left[1] < centre[1] < right[1]
         assert right[0] > 0.15 and left[0] < -0.15
+
+
+@pytest.mark.parametrize("photo", PHOTOS)
+def test_the_turn_gate_separates_a_turned_head_from_a_turned_print(photo):
+    """The 3-D fit's yaw, relative to the pose at rest, as the scan's turn gate reads it: a head
+    turned by 25° clears :data:`MIN_TURN_DEGREES` on both sides; a print of the same photo turned
+    by 25° or 30° (still detected) stays under it — its landmarks foreshorten as a whole."""
+    for distance in (FAR, NEAR):
+        readings = {}
+        for flat in (False, True):
+            seen = {}
+            for yaw in (-30.0, -25.0, 0.0, 25.0, 30.0):
+                found = analyze_array(shoot(head(photo, flat), Pose(yaw=yaw, distance=distance), warm_up=3))
+                if found.ok:
+                    seen[yaw] = found.pose.yaw
+            rest = seen.pop(0.0)
+            readings[flat] = {yaw: round(value - rest, 1) for yaw, value in seen.items()}
+        print(f"{photo} {distance:g} cm, yaw read − rest: head {readings[False]}, print {readings[True]}")
+        head_turn = readings[False]
+        assert head_turn[25.0] >= MIN_TURN_DEGREES + 4 and head_turn[-25.0] <= -MIN_TURN_DEGREES - 4
+        assert readings[True] and all(abs(value) < MIN_TURN_DEGREES - 4 for value in readings[True].values())
 
 
 def test_face_size_at_45_cm_and_its_growth_at_28_cm():
