@@ -125,6 +125,9 @@ async def test_logout_deletes_the_session_server_side(rt, client):
         ("/\\evil.example", "/account"),
         ("/faq", "/faq"),
         ("javascript:alert(1)", "/account"),
+        ("/\u3000/x", "/account"),  # an ideographic space: whitespace is no part of a path we link to
+        ("/\u2028x", "/account"),
+        ("/faq?q=帮助", "/faq?q=%E5%B8%AE%E5%8A%A9"),  # a header carries Latin-1 only
     ],
 )
 async def test_next_only_goes_to_local_paths(rt, client, target, landing):
@@ -132,7 +135,15 @@ async def test_next_only_goes_to_local_paths(rt, client, target, landing):
     response = await post_form(
         client, "/login", {"identifier": phone, "password": factories.PASSWORD, "next": target}
     )
-    assert response.headers["location"] == landing
+    assert response.status_code == 303 and response.headers["location"] == landing
+    assert (await client.get("/account", follow_redirects=False)).status_code == 200  # signed in
+
+
+@pytest.mark.parametrize("target", ["/帮助", "/\u3000/x", "/faq?q=é"])
+async def test_choosing_a_language_with_any_next_redirects(client, target):
+    response = await client.get("/lang/en", params={"next": target}, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"].isascii()
+    assert response.cookies.get("lang") == "en"
 
 
 async def test_login_is_limited_per_ip(rt, client):

@@ -3,8 +3,10 @@ locale and security-header middleware."""
 
 from __future__ import annotations
 
+import unicodedata
 from ipaddress import ip_address
 from typing import Any
+from urllib.parse import quote
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -138,12 +140,14 @@ def security_headers_hook(hsts: bool):
 
 
 def safe_next(target: str | None, default: str = "/account") -> str:
-    """Only local absolute paths: never another host (//evil.example, /\\evil.example, https://...)."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """Only local absolute paths: never another host (//evil.example, /\\evil.example, https://...).
+    Other characters than ASCII are percent-encoded: the path goes into a Location header, which
+    carries Latin-1 only (an ideographic space in ``next`` was a 500 after the session was written)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or "://" in target:
         return default
-    if any(ch in target for ch in "\r\n\t\\") or "://" in target:
+    if any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
         return default
-    return target
+    return quote(target, safe="/?&=%#:@!$'()*+,;~-._")
 
 
 def redirect(request: Request, location: str, cookies: list[Cookie] | None = None) -> Response:
