@@ -1200,3 +1200,34 @@ async def test_the_audit_table_refuses_changes(rt, client, smtp_sink):
         await AuditEvent.delete().where(AuditEvent.id > 0)
     assert await AuditEvent.count() == count
     assert {row["ip"] for row in await AuditEvent.select(AuditEvent.ip)} == {PEER}
+
+
+OTHER_DIGITS = {
+    "arabic-indic": str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),
+    "devanagari": str.maketrans("0123456789", "०१२३४५६७८९"),
+}
+
+
+@pytest.mark.parametrize("digits", OTHER_DIGITS.values(), ids=OTHER_DIGITS.keys())
+async def test_a_phone_number_in_other_digits_is_refused_where_it_is_typed(rt, client, smtp_sink, digits):
+    """``\\d`` took these: a second account was registered on someone's number spelled this way, each
+    spelling with its own SMS limits. Now the field says the number is wrong and nothing is sent."""
+    record = await factories.citizen(rt, "另数字")
+    _id, _owner, phone = await factories.account(rt)
+    spelled = phone[:3] + phone[3:].translate(digits)  # the old 1[3-9]\d{9}: ASCII first, then any digit
+    token = await csrf_token(client)
+    sent = await post_form(client, "/register/sms", {"phone": spelled}, token=token)
+    assert field_error(sent.text, "phone") == "请输入正确的11位手机号"
+    form = factories.registration_form(record, spelled, "123456", "Other-digits-9")
+    registered = await post_form(client, "/register", form, token=token)
+    assert field_error(registered.text, "phone") == "请输入正确的11位手机号"
+    signed_in = await post_form(client, "/login", {"identifier": spelled, "password": factories.PASSWORD})
+    assert signed_in.status_code != 303
+    assert smtp_sink.messages == [] and await Account.count() == 1
+
+
+@pytest.mark.parametrize("number", ["14000000001", "15400000001", "16000000001"])
+async def test_numbers_outside_the_mainland_mobile_ranges_are_refused(client, smtp_sink, number):
+    sent = await post_form(client, "/register/sms", {"phone": number}, token=await csrf_token(client))
+    assert field_error(sent.text, "phone") == "请输入正确的11位手机号"
+    assert smtp_sink.messages == []

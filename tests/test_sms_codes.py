@@ -153,16 +153,19 @@ async def test_limits_count_across_purposes(rt, smtp_sink, clock):
     assert not (await send_code(rt, phone, Purpose.CHANGE_PHONE, ORIGIN)).sent
 
 
-async def test_failed_delivery_gives_the_quota_back(rt, smtp_sink):
+async def test_failed_delivery_gives_the_phones_slot_back_but_not_the_addresss(rt, smtp_sink):
     from tests.support.pgcluster import free_port
 
     phone = "13900000012"
-    down = runtime_with(rt, smtp_port=free_port())  # nothing listens there
-    result = await send_code(down, phone, Purpose.REGISTER, ORIGIN)
-    assert not result.sent and result.error == "短信发送失败，请稍后重试"
+    down = runtime_with(rt, smtp_port=free_port(), sms_per_ip_hour=3)  # nothing listens there
+    for _ in range(3):
+        result = await send_code(down, phone, Purpose.REGISTER, ORIGIN)
+        assert not result.sent and result.error == "短信发送失败，请稍后重试"
     assert await SmsCode.count() == 0
-    assert (await send_code(rt, phone, Purpose.REGISTER, ORIGIN)).sent  # quota untouched
-    assert len(smtp_sink.to(phone)) == 1
+    assert (await send_code(rt, phone, Purpose.REGISTER, audit.Origin("198.51.100.4", "pytest"))).sent
+    assert len(smtp_sink.to(phone)) == 1  # the phone's quota was untouched by the failures
+    refused = await send_code(runtime_with(rt, sms_per_ip_hour=3), "13900000014", Purpose.REGISTER, ORIGIN)
+    assert not refused.sent and not refused.error and refused.retry_at is not None  # the address's
 
 
 async def test_hanging_relay_fails_within_the_timeout(rt):

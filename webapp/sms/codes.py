@@ -116,7 +116,8 @@ async def next_send_at(rt: Runtime, phone: str) -> datetime | None:
 async def send_code(
     rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin, deliver: bool = True
 ) -> SendResult:
-    """Take a quota slot, store the code, deliver it. A failed delivery gives the slot back.
+    """Take the phone's and the address's slots, store the code, deliver it. A failed delivery gives the
+    phone's slot back.
 
     deliver=False does the same work up to the point of sending, for requests that must not reveal whether
     the account exists or the phone matches: the stored code is never sent, so no entry can match it.
@@ -148,7 +149,9 @@ async def send_code(
         await rt.sms_channel.deliver(phone, text)
     except DeliveryError:
         await SmsCode.delete().where(SmsCode.id == row.id)
-        await limits.give_back(decision)
+        # The phone's slot comes back (its owner is not to blame); the address keeps its slot, or failures
+        # (a provider timing out after it sent) would let one address send past its limit.
+        await limits.give_back(limits.Decision(True, None, decision.event_ids[:1]))
         return SendResult(sent=False, error=N_("短信发送失败，请稍后重试"))
     await audit.record("sms_sent", now, origin, purpose=str(purpose))
     return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
