@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
@@ -40,6 +41,39 @@ async def test_five_wrong_passwords_lock_until_the_time_shown(rt, client, clock)
     assert (
         events.count("login_failed") == 5 and events.count("account_locked") == 1 and events[-1] == "login_ok"
     )
+
+
+async def test_twenty_wrong_passwords_and_the_right_one_at_once_verify_at_most_five(rt, client, monkeypatch):
+    """The attacker's race: all 20 guesses were verified, the account locked four times, and the right
+    password then signed in and cleared the lock. Each attempt is now reserved before Argon2 runs."""
+    verified = []
+    real = passwords.HASHER
+
+    class CountingHasher:
+        def verify(self, stored, password):
+            verified.append(password)
+            return real.verify(stored, password)
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    _id, _record, phone = await factories.account(rt)
+    token = await csrf_token(client)
+    guesses = [f"Wrong-{k}-pw" for k in range(20)] + [factories.PASSWORD]
+    answers = await asyncio.gather(
+        *(post_form(client, "/login", {"identifier": phone, "password": g}, token=token) for g in guesses)
+    )
+    assert len(verified) <= 5, len(verified)
+    assert all(answer.status_code == 200 for answer in answers)  # nobody signed in
+    locked = "密码错误次数过多，账号已锁定"
+    assert locked in field_error(answers[-1].text, "password")
+    right = await post_form(
+        client, "/login", {"identifier": phone, "password": factories.PASSWORD}, token=token
+    )
+    assert locked in field_error(right.text, "password") and await UserSession.count() == 0
+    events = [row["event"] for row in await AuditEvent.select(AuditEvent.event)]
+    assert events.count("account_locked") == 1 and "login_ok" not in events
 
 
 async def test_unknown_accounts_cost_one_argon2_verification_too(rt, monkeypatch):

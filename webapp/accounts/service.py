@@ -126,52 +126,97 @@ async def password_attempt(
     rt: Runtime, account: dict | None, password: str, origin: audit.Origin, purpose: str
 ) -> LoginResult:
     """One password check with its consequences: the lock, the counter, a rehash when parameters changed.
-    Used by login and by the screens that ask for the password again (修改手机号, 修改密码)."""
+    Used by login and by the screens that ask for the password again (修改手机号, 修改密码).
+
+    The attempt is reserved (counted as a failure) before Argon2 runs and settled after it under the
+    account's write lock, so parallel guesses cannot all be verified against one stale read: once
+    ``login_max_failures`` attempts are in flight or failed, the account locks, and a right password
+    that finishes after the lock is refused like any other."""
     now = rt.clock.now()
-    matches, needs_rehash = await verify_password(account["password_hash"] if account else None, password)
-    if account is None:
-        await audit.record("login_failed", now, origin, reason="unknown_account")
-        return LoginResult(LoginOutcome.WRONG)
-    account_id = account["id"]
-    if account["state"] == "disabled":
-        await audit.record("login_failed", now, origin, account_id, reason="disabled")
-        return LoginResult(LoginOutcome.DISABLED, account_id)
-    if account["state"] == "unactivated":
-        await audit.record("activation_required", now, origin, account_id)
-        return LoginResult(LoginOutcome.UNACTIVATED, account_id)
-    if account["locked_until"] and account["locked_until"] > now:
-        await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
-        return LoginResult(LoginOutcome.LOCKED, account_id, until=account["locked_until"])
-    if not matches:
-        return await _count_failure(rt, account, now, origin, purpose)
-    changes = {Account.failed_logins: 0, Account.locked_until: None}
-    if needs_rehash:
-        changes[Account.password_hash] = await hash_password(password)
-    await Account.update(changes).where(Account.id == account_id)
-    await audit.record(
-        "login_ok" if purpose == "login" else "password_confirmed", now, origin, account_id, purpose=purpose
+    if account is None or account["state"] != "active":
+        await verify_password(account["password_hash"] if account else None, password)  # the same cost
+        if account is None:
+            await audit.record("login_failed", now, origin, reason="unknown_account")
+            return LoginResult(LoginOutcome.WRONG)
+        if account["state"] == "disabled":
+            await audit.record("login_failed", now, origin, account["id"], reason="disabled")
+            return LoginResult(LoginOutcome.DISABLED, account["id"])
+        await audit.record("activation_required", now, origin, account["id"])
+        return LoginResult(LoginOutcome.UNACTIVATED, account["id"])
+    refused = await _reserve_attempt(rt, account, now, origin, purpose)
+    if refused is not None:
+        return refused
+    matches, needs_rehash = await verify_password(account["password_hash"], password)
+    result = await _settle_attempt(rt, account, matches, now, origin, purpose)
+    if result.outcome is LoginOutcome.OK and needs_rehash:
+        await Account.update({Account.password_hash: await hash_password(password)}).where(
+            Account.id == account["id"]
+        )
+    return result
+
+
+async def _lock_state(account_id: int) -> dict:
+    return (
+        await Account.select(Account.failed_logins, Account.locked_until)
+        .where(Account.id == account_id)
+        .first()
     )
-    return LoginResult(LoginOutcome.OK, account_id)
 
 
-async def _count_failure(
-    rt: Runtime, account: dict, now: datetime, origin: audit.Origin, purpose: str
+async def _refuse_locked(
+    account_id: int, until: datetime, now, origin: audit.Origin, purpose: str
 ) -> LoginResult:
+    await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
+    return LoginResult(LoginOutcome.LOCKED, account_id, until=until)
+
+
+async def _lock(rt: Runtime, account_id: int, now: datetime, origin: audit.Origin) -> LoginResult:
+    until = now + timedelta(minutes=rt.settings.login_lock_minutes)
+    await Account.update({Account.locked_until: until}).where(Account.id == account_id)
+    await audit.record("account_locked", now, origin, account_id, until=until.isoformat())
+    return LoginResult(LoginOutcome.LOCKED, account_id, until=until)
+
+
+async def _reserve_attempt(
+    rt: Runtime, account: dict, now: datetime, origin: audit.Origin, purpose: str
+) -> LoginResult | None:
+    """Count the attempt before verifying; None when it may go on to Argon2."""
     account_id = account["id"]
     async with write_transaction(account["id_index"]):
-        await Account.update({Account.failed_logins: Account.failed_logins + 1}).where(
+        state = await _lock_state(account_id)
+        locked_until = state["locked_until"]
+        if locked_until and locked_until > now:
+            return await _refuse_locked(account_id, locked_until, now, origin, purpose)
+        failures = 0 if locked_until else state["failed_logins"]  # a lock that ran out starts afresh
+        if failures >= rt.settings.login_max_failures:  # that many attempts are still being verified
+            return await _lock(rt, account_id, now, origin)
+        await Account.update({Account.failed_logins: failures + 1, Account.locked_until: None}).where(
             Account.id == account_id
         )
-        row = await Account.select(Account.failed_logins).where(Account.id == account_id).first()
-        if row["failed_logins"] < rt.settings.login_max_failures:
-            await audit.record("login_failed", now, origin, account_id, reason="password", purpose=purpose)
-            return LoginResult(LoginOutcome.WRONG, account_id)
-        until = now + timedelta(minutes=rt.settings.login_lock_minutes)
-        await Account.update({Account.failed_logins: 0, Account.locked_until: until}).where(
-            Account.id == account_id
-        )
-        await audit.record("account_locked", now, origin, account_id, until=until.isoformat())
-    return LoginResult(LoginOutcome.LOCKED, account_id, until=until)
+    return None
+
+
+async def _settle_attempt(
+    rt: Runtime, account: dict, matches: bool, now: datetime, origin: audit.Origin, purpose: str
+) -> LoginResult:
+    """After Argon2, against the account as it is now: a lock set meanwhile stands, even for the right
+    password; the right password clears the counter; a wrong one that reached the limit locks."""
+    account_id = account["id"]
+    async with write_transaction(account["id_index"]):
+        state = await _lock_state(account_id)
+        if state["locked_until"] and state["locked_until"] > now:
+            return await _refuse_locked(account_id, state["locked_until"], now, origin, purpose)
+        if matches:
+            await Account.update({Account.failed_logins: 0, Account.locked_until: None}).where(
+                Account.id == account_id
+            )
+            event = "login_ok" if purpose == "login" else "password_confirmed"
+            await audit.record(event, now, origin, account_id, purpose=purpose)
+            return LoginResult(LoginOutcome.OK, account_id)
+        if state["failed_logins"] >= rt.settings.login_max_failures:
+            return await _lock(rt, account_id, now, origin)
+        await audit.record("login_failed", now, origin, account_id, reason="password", purpose=purpose)
+    return LoginResult(LoginOutcome.WRONG, account_id)
 
 
 async def change_password(
