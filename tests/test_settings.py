@@ -141,11 +141,11 @@ def test_serve_refuses_several_workers_on_sqlite_and_names_postgresql(started, m
     monkeypatch.setenv("WEBAPP_DATABASE_URL", f"sqlite:///{tmp_path / 'x.sqlite3'}")
     assert cli.main(["serve", "--workers", "2"]) == 2
     error = capsys.readouterr().err
-    assert "2 workers on SQLite: the write queue is per process" in error
+    assert "2 workers (--workers or WEBAPP_WORKERS) on SQLite: the write queue is per process" in error
     assert "use PostgreSQL" in error
     monkeypatch.setenv("WEBAPP_WORKERS", "3")
     assert cli.main(["serve"]) == 2
-    assert "3 workers on SQLite" in capsys.readouterr().err
+    assert "3 workers (--workers or WEBAPP_WORKERS) on SQLite" in capsys.readouterr().err
     assert started == []
     assert cli.main(["serve", "--workers", "1"]) == 0
     assert started[-1]["workers"] == 1
@@ -162,7 +162,7 @@ def test_migrate_stops_with_every_problem_and_no_traceback(started, monkeypatch,
     monkeypatch.setenv("WEBAPP_SMTP_PASWORD", "smtp-password-hunter2")
     assert cli.main(["migrate"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith("configuration error:")
+    assert error.startswith("configuration error: 2 problems:\n")
     assert "WEBAPP_SMTP_REQUIRE_TLS='ture' is not a boolean" in error
     assert "WEBAPP_SMTP_PASWORD is not a setting (did you mean WEBAPP_SMTP_PASSWORD?)" in error
     assert "Traceback" not in error and "hunter2" not in error

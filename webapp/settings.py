@@ -23,7 +23,9 @@ class SettingsError(RuntimeError):
 
     def __init__(self, problems: list[str]):
         self.problems = problems
-        super().__init__("\n".join(problems) if len(problems) == 1 else "\n  " + "\n  ".join(problems))
+        super().__init__(
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        )
 
 
 # WEBAPP_* names that are not settings but are read by the tests; any other unknown name is refused.
@@ -188,9 +190,9 @@ class Settings:
             problems.append("WEBAPP_DATABASE_URL must start with sqlite:/// or postgresql://")
         if self.is_sqlite and self.workers > 1:
             problems.append(
-                f"{self.workers} workers on SQLite: the write queue is per process, so several processes "
-                "would race for SQLite's write lock; run 1 worker, or use PostgreSQL "
-                "(WEBAPP_DATABASE_URL=postgresql://...) for several workers (docs/deploy.md)"
+                f"{self.workers} workers (--workers or WEBAPP_WORKERS) on SQLite: the write queue is per "
+                "process, so several processes would race for SQLite's write lock; run 1 worker, or use "
+                "PostgreSQL (WEBAPP_DATABASE_URL=postgresql://...) for several workers (docs/deploy.md)"
             )
         if "{phone}" not in self.smtp_recipient_template:
             problems.append("WEBAPP_SMTP_RECIPIENT_TEMPLATE must contain {phone}")
