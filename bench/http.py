@@ -179,7 +179,6 @@ def main() -> int:
     parser.add_argument("--login-clients", type=int, default=8, help="concurrent connections for login POSTs")
     parser.add_argument("--seconds", type=float, default=3.0, help="measured time of each phase in a round")
     parser.add_argument("--rounds", type=int, default=3, help="rounds; each ratio is taken within a round")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = parser.parse_args()
     if not (
         1 <= args.clients <= 256
@@ -194,13 +193,12 @@ def main() -> int:
     server = AppServer(
         folder,
         "bench-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
-        workers=args.workers,
         WEBAPP_LOGIN_PER_IP_MINUTE="1000000",  # every request comes from 127.0.0.1
         WEBAPP_LOG_LEVEL="WARNING",
     ).start()
     try:
         port = server.port
-        print(f"server: webapp serve --workers {args.workers} on {HOST}:{port}, throwaway SQLite")
+        print(f"server: webapp serve (1 worker) on {HOST}:{port}, throwaway SQLite")
         print(f"{cores} cores; each ratio is taken within one round, {args.rounds} rounds, median shown")
         print(f"\nGETs: {args.clients} concurrent keep-alive clients, {args.seconds:.0f} s a phase, gzip")
         paths = ("/manifest.webmanifest", "/login", "/healthz")

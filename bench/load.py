@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long to drive traffic")
     parser.add_argument("--users", type=int, default=50, help="concurrent users (at least 50 by default)")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes (1 on SQLite)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="hard cap on requests")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds before a request fails")
     parser.add_argument(

@@ -33,12 +33,13 @@ def serve(args: argparse.Namespace) -> int:
 
     from webapp.face.check import MAX_FRAME_BYTES
 
-    settings = load_settings()
+    given = {"host": args.host, "port": args.port, "workers": args.workers}
+    settings = load_settings(**{name: value for name, value in given.items() if value is not None})
     uvicorn.run(
         "webapp.asgi:app",
-        host=args.host or settings.host,
-        port=args.port or settings.port,
-        workers=args.workers or settings.workers,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
         proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
         server_header=False,
         log_level=settings.log_level.lower(),

@@ -5,6 +5,8 @@ Every limit, window and duration is a value here; none of them can be switched o
 
 from __future__ import annotations
 
+import difflib
+import math
 import os
 import secrets
 from dataclasses import dataclass, field, fields
@@ -17,31 +19,51 @@ VAR_DIR = PROJECT_ROOT / "var"
 
 
 class SettingsError(RuntimeError):
-    """Raised when the environment does not describe a runnable service."""
+    """Raised when the environment does not describe a runnable service; lists every problem at once."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            problems[0] if len(problems) == 1 else f"{len(problems)} problems:\n  " + "\n  ".join(problems)
+        )
+
+
+# WEBAPP_* names that are not settings but are read by the tests; any other unknown name is refused.
+NON_SETTING_NAMES = {
+    "WEBAPP_TEST_DB": "tests: `sqlite` or `postgres`, the engine the suite runs on",
+    "WEBAPP_TEST_POSTGRES_URL": "tests: an existing PostgreSQL server instead of a throwaway cluster",
+}
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def secret(default: str, doc: str) -> Any:
+    """A field whose value never appears in repr(), logs or error messages."""
+    return field(default=default, repr=False, metadata={"doc": doc, "secret": True})
 
 
 @dataclass(frozen=True)
 class Settings:
     env: str = field(default="production", metadata={"doc": "`dev` or `production`"})
-    database_url: str = field(
-        default=f"sqlite:///{VAR_DIR / 'webapp.sqlite3'}",
-        metadata={"doc": "`sqlite:///PATH` or `postgresql://USER@HOST:PORT/DB`"},
+    database_url: str = secret(
+        f"sqlite:///{VAR_DIR / 'webapp.sqlite3'}",
+        "`sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST:PORT/DB` (secret: it may hold a password)",
     )
-    secret_key: str = field(
-        default="",
-        metadata={"doc": "master key (≥32 chars); required outside dev, generated into var/ in dev"},
+    secret_key: str = secret(
+        "", "master key (≥32 chars); required outside dev, generated into var/ in dev (secret)"
     )
-    old_secret_keys: str = field(
-        default="", metadata={"doc": "comma-separated retired master keys, to read old data"}
-    )
+    old_secret_keys: str = secret("", "comma-separated retired master keys, to read old data (secret)")
     host: str = field(default="127.0.0.1", metadata={"doc": "address `webapp serve` listens on"})
     port: int = field(default=8000, metadata={"doc": "port `webapp serve` listens on"})
-    workers: int = field(default=1, metadata={"doc": "worker processes of `webapp serve`"})
+    workers: int = field(
+        default=1, metadata={"doc": "worker processes of `webapp serve`; more than 1 needs PostgreSQL"}
+    )
     trusted_proxies: str = field(
         default="",
         metadata={"doc": "comma-separated proxy addresses/networks whose X-Forwarded-For is believed"},
     )
-    log_level: str = field(default="INFO", metadata={"doc": "Python logging level"})
+    log_level: str = field(default="INFO", metadata={"doc": f"Python logging level: {', '.join(LOG_LEVELS)}"})
 
     sms_channel: str = field(
         default="", metadata={"doc": "`console` (dev only) or `smtp`; dev default console"}
@@ -49,8 +71,22 @@ class Settings:
     smtp_host: str = field(default="127.0.0.1", metadata={"doc": "SMTP relay / email-to-SMS gateway host"})
     smtp_port: int = field(default=25, metadata={"doc": "SMTP port"})
     smtp_username: str = field(default="", metadata={"doc": "SMTP login (empty: none)"})
-    smtp_password: str = field(default="", metadata={"doc": "SMTP password"})
-    smtp_starttls: bool = field(default=False, metadata={"doc": "use STARTTLS"})
+    smtp_password: str = secret("", "SMTP password (secret)")
+    smtp_tls: str = field(
+        default="starttls",
+        metadata={
+            "doc": "`starttls`: upgrade with STARTTLS when the server offers it; `implicit`: TLS from the "
+            "first byte (SMTPS, usually port 465); `off`: never encrypt"
+        },
+    )
+    smtp_require_tls: bool = field(
+        default=False,
+        metadata={"doc": "with `starttls`: refuse to send when the server does not offer STARTTLS"},
+    )
+    smtp_ca_file: str = field(
+        default="",
+        metadata={"doc": "PEM file of the CA that signed the server's certificate (empty: the system's)"},
+    )
     smtp_timeout: float = field(default=10.0, metadata={"doc": "seconds before a delivery counts as failed"})
     smtp_sender: str = field(default="shiming@localhost", metadata={"doc": "From address of SMS mails"})
     smtp_recipient_template: str = field(
@@ -69,7 +105,7 @@ class Settings:
 
     authority: str = field(default="local", metadata={"doc": "`local` (registry table) or `http`"})
     authority_url: str = field(default="", metadata={"doc": "base URL of the `http` identity provider"})
-    authority_api_key: str = field(default="", metadata={"doc": "bearer key sent to the `http` provider"})
+    authority_api_key: str = secret("", "bearer key sent to the `http` provider (secret)")
     authority_timeout: float = field(
         default=10.0, metadata={"doc": "seconds to wait for the `http` provider"}
     )
@@ -118,37 +154,72 @@ class Settings:
         return Path(self.database_url.removeprefix("sqlite:///"))
 
     def validate(self) -> Settings:
-        """Refuse configurations that would run insecurely or not at all."""
-        if self.env not in {"dev", "production"}:
-            raise SettingsError(f"WEBAPP_ENV must be 'dev' or 'production', not {self.env!r}")
+        """Refuse configurations that would run insecurely or not at all, naming every problem."""
+        if problems := self.problems():
+            raise SettingsError(problems)
+        return self
+
+    def problems(self) -> list[str]:
+        """What is wrong with these values; never quotes a secret."""
+        problems = [
+            f"WEBAPP_{item.name.upper()} must be a positive number, not {getattr(self, item.name)!r}"
+            for item in fields(self)
+            if item.type in {"int", "float"} and not _positive(getattr(self, item.name))
+        ]
+        for name, allowed in [
+            ("env", ("dev", "production")),
+            ("sms_channel", ("", "console", "smtp")),
+            ("authority", ("local", "http")),
+            ("smtp_tls", ("starttls", "implicit", "off")),
+            ("log_level", LOG_LEVELS),
+        ]:
+            if getattr(self, name) not in allowed:
+                spelled = " or ".join(repr(value) for value in allowed if value)
+                problems.append(f"WEBAPP_{name.upper()} must be {spelled}, not {getattr(self, name)!r}")
         if len(self.secret_key) < 32:
-            raise SettingsError(
+            problems.append(
                 "WEBAPP_SECRET_KEY is not set (or shorter than 32 characters): set it to a long random "
                 "value, for example the output of:\n"
-                "  python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+                "    python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
-        if self.effective_sms_channel not in {"console", "smtp"}:
-            raise SettingsError("WEBAPP_SMS_CHANNEL must be 'console' or 'smtp'")
         if self.effective_sms_channel == "console" and not self.dev:
-            raise SettingsError("WEBAPP_SMS_CHANNEL=console exists only with WEBAPP_ENV=dev; use 'smtp'")
-        if self.authority not in {"local", "http"}:
-            raise SettingsError("WEBAPP_AUTHORITY must be 'local' or 'http'")
+            problems.append("WEBAPP_SMS_CHANNEL=console exists only with WEBAPP_ENV=dev; use 'smtp'")
         if self.authority == "http" and not self.authority_url:
-            raise SettingsError("WEBAPP_AUTHORITY=http needs WEBAPP_AUTHORITY_URL")
+            problems.append("WEBAPP_AUTHORITY=http needs WEBAPP_AUTHORITY_URL")
         if not (self.is_sqlite or self.database_url.startswith(("postgres://", "postgresql://"))):
-            raise SettingsError("WEBAPP_DATABASE_URL must start with sqlite:/// or postgresql://")
+            problems.append("WEBAPP_DATABASE_URL must start with sqlite:/// or postgresql://")
+        if self.is_sqlite and self.workers > 1:
+            problems.append(
+                f"{self.workers} workers (--workers or WEBAPP_WORKERS) on SQLite: the write queue is per "
+                "process, so several processes would race for SQLite's write lock; run 1 worker, or use "
+                "PostgreSQL (WEBAPP_DATABASE_URL=postgresql://...) for several workers (docs/deploy.md)"
+            )
         if "{phone}" not in self.smtp_recipient_template:
-            raise SettingsError("WEBAPP_SMTP_RECIPIENT_TEMPLATE must contain {phone}")
-        return self
+            problems.append("WEBAPP_SMTP_RECIPIENT_TEMPLATE must contain {phone}")
+        if self.smtp_require_tls and self.smtp_tls != "starttls":
+            problems.append(
+                f"WEBAPP_SMTP_REQUIRE_TLS=true goes with WEBAPP_SMTP_TLS=starttls, not {self.smtp_tls!r}"
+            )
+        if self.smtp_ca_file and not Path(self.smtp_ca_file).is_file():
+            problems.append(f"WEBAPP_SMTP_CA_FILE={self.smtp_ca_file!r} is not a file")
+        return problems
+
+
+def _positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
 
 
 def _convert(raw: str, kind: Any, name: str) -> Any:
+    """The typed value of one variable; raises ValueError with a message naming it."""
+    if kind is bool:
+        word = raw.strip().lower()
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ValueError(f"{name}={raw!r} is not a boolean: use true/false, 1/0, yes/no or on/off")
+        return word in TRUE_WORDS
     try:
-        if kind is bool:
-            return raw.strip().lower() in {"1", "true", "yes", "on"}
         return kind(raw)
-    except ValueError as error:
-        raise SettingsError(f"{name}={raw!r} is not a valid {kind.__name__}") from error
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def dev_secret_key(var_dir: Path = VAR_DIR) -> str:
@@ -162,24 +233,47 @@ def dev_secret_key(var_dir: Path = VAR_DIR) -> str:
 
 
 def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from ``WEBAPP_*`` variables; unknown names and values that do not parse are refused."""
     environ = dict(os.environ if environ is None else environ)
     hints = get_type_hints(Settings)
+    names = {f"WEBAPP_{item.name.upper()}": item for item in fields(Settings)}
+    problems = [
+        _unknown(name, names)
+        for name in sorted(environ)
+        if name.startswith("WEBAPP_")
+        if name not in names and name not in NON_SETTING_NAMES
+    ]
     values: dict[str, Any] = {}
-    for item in fields(Settings):
-        name = f"WEBAPP_{item.name.upper()}"
+    for name, item in names.items():
         if name in environ:
-            values[item.name] = _convert(environ[name], hints[item.name], name)
+            try:
+                values[item.name] = _convert(environ[name], hints[item.name], name)
+            except ValueError as error:  # only non-secret fields are typed, so the value may be quoted
+                problems.append(str(error))
     values.update(overrides)
+    if values.get("env", Settings.env) == "dev" and not values.get("secret_key"):
+        values["secret_key"] = dev_secret_key()
     settings = Settings(**values)
-    if settings.dev and not settings.secret_key:
-        settings = Settings(**{**values, "secret_key": dev_secret_key()})
-    return settings.validate()
+    problems += settings.problems()
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _unknown(name: str, known: dict[str, Any]) -> str:
+    """Suggests the closest known name, compared without the prefix that they all share."""
+    suffixes = [known_name.removeprefix("WEBAPP_") for known_name in [*known, *NON_SETTING_NAMES]]
+    close = difflib.get_close_matches(name.removeprefix("WEBAPP_"), suffixes, n=1)
+    return f"{name} is not a setting" + (f" (did you mean WEBAPP_{close[0]}?)" if close else "")
 
 
 def settings_table() -> str:
-    """The README's configuration table, generated so it never drifts from the code."""
+    """The README's configuration table (and the names accepted beside it), generated so it never drifts."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for item in fields(Settings):
-        default = str(item.default).replace(str(PROJECT_ROOT) + "/", "")
+        default = str(item.default).lower() if isinstance(item.default, bool) else str(item.default)
+        default = default.replace(str(PROJECT_ROOT) + "/", "")
         rows.append(f"| `WEBAPP_{item.name.upper()}` | `{default}` | {item.metadata.get('doc', '')} |")
+    rows += ["", "Not settings, and accepted beside them:", ""]
+    rows += [f"- `{name}`: {doc}" for name, doc in NON_SETTING_NAMES.items()]
     return "\n".join(rows)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from tests.support.pgcluster import free_port
 class Received:
     recipient: str
     text: str
+    tls: bool  # the session was encrypted when the message arrived
 
 
 class _Handler:
@@ -28,18 +30,22 @@ class _Handler:
         message = message_from_bytes(envelope.original_content, policy=default)
         body = message.get_body(preferencelist=("plain",))
         text = body.get_content() if body else ""
+        tls = server.transport.get_extra_info("ssl_object") is not None
         with self.sink.lock:
             for recipient in envelope.rcpt_tos:
-                self.sink.messages.append(Received(recipient, text))
+                self.sink.messages.append(Received(recipient, text, tls))
         return "250 OK"
 
 
 class SmtpSink:
-    def __init__(self) -> None:
+    """Plain SMTP by default; with a server TLS context, offers STARTTLS or (implicit_tls) speaks SMTPS."""
+
+    def __init__(self, tls: ssl.SSLContext | None = None, implicit_tls: bool = False) -> None:
         self.messages: list[Received] = []
         self.lock = threading.Lock()
         self.port = free_port()
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        tls_options = {"ssl_context": tls} if implicit_tls else {"tls_context": tls}
+        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port, **tls_options)
 
     def start(self) -> SmtpSink:
         self.controller.start()

@@ -62,13 +62,21 @@ class SmtpChannel:
                 port=s.smtp_port,
                 username=s.smtp_username or None,
                 password=s.smtp_password or None,
-                start_tls=s.smtp_starttls,
-                use_tls=False,
+                use_tls=s.smtp_tls == "implicit",
+                start_tls=_start_tls(s),
+                cert_bundle=s.smtp_ca_file or None,  # certificates are always verified
                 timeout=s.smtp_timeout,
             )
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as error:
             log.warning("SMS delivery to %s failed: %s", mask_phone(phone), type(error).__name__)
             raise DeliveryError(type(error).__name__) from error
+
+
+def _start_tls(s: Settings) -> bool | None:
+    """aiosmtplib's STARTTLS choice: required, never, or None for 'when the server offers it'."""
+    if s.smtp_tls != "starttls":
+        return False
+    return True if s.smtp_require_tls else None
 
 
 def make_channel(settings: Settings, clock) -> SmsChannel:

@@ -1,0 +1,115 @@
+"""SMS mail over TLS, against real aiosmtpd servers holding a certificate made here."""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import ssl
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.conftest import TEST_KEY
+from tests.support.smtp_sink import SmtpSink
+from webapp.settings import Settings
+from webapp.sms.channels import DeliveryError, SmtpChannel
+
+PHONE = "13800138000"
+
+
+@pytest.fixture(scope="module")
+def certificate(tmp_path_factory) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (its own CA) and its key, as PEM files."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "shiming test relay")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file, key_file = folder / "relay.pem", folder / "relay.key"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_file, key_file
+
+
+@pytest.fixture
+def server_tls(certificate) -> ssl.SSLContext:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
+@pytest.fixture
+def start_sink():
+    sinks: list[SmtpSink] = []
+
+    def start(*args, **kwargs) -> SmtpSink:
+        sinks.append(SmtpSink(*args, **kwargs).start())
+        return sinks[-1]
+
+    yield start
+    for sink in sinks:
+        sink.stop()
+
+
+def channel(sink: SmtpSink, **changes) -> SmtpChannel:
+    settings = Settings(secret_key=TEST_KEY, smtp_port=sink.port, smtp_timeout=5.0, **changes)
+    return SmtpChannel(settings.validate())
+
+
+async def test_starttls_is_used_when_the_server_offers_it(start_sink, server_tls, certificate):
+    sink = start_sink(server_tls)
+    await channel(sink, smtp_ca_file=str(certificate[0])).deliver(PHONE, "验证码 123456")
+    [received] = sink.to(PHONE)
+    assert received.tls and "123456" in received.text
+
+
+async def test_a_certificate_not_signed_by_a_trusted_ca_is_refused(start_sink, server_tls):
+    sink = start_sink(server_tls)
+    with pytest.raises(DeliveryError):
+        await channel(sink).deliver(PHONE, "验证码 123456")
+    assert sink.to(PHONE) == []
+
+
+async def test_implicit_tls_delivers(start_sink, server_tls, certificate):
+    sink = start_sink(server_tls, implicit_tls=True)
+    await channel(sink, smtp_tls="implicit", smtp_ca_file=str(certificate[0])).deliver(PHONE, "验证码 234567")
+    [received] = sink.to(PHONE)
+    assert received.tls and "234567" in received.text
+
+
+async def test_without_tls_offered_mail_still_leaves_unless_tls_is_required(start_sink):
+    sink = start_sink()
+    await channel(sink).deliver(PHONE, "验证码 345678")
+    [received] = sink.to(PHONE)
+    assert not received.tls and "345678" in received.text
+    with pytest.raises(DeliveryError):
+        await channel(sink, smtp_require_tls=True).deliver(PHONE, "验证码 456789")
+    assert len(sink.to(PHONE)) == 1
+
+
+async def test_tls_off_sends_in_clear_even_when_offered(start_sink, server_tls):
+    sink = start_sink(server_tls)
+    await channel(sink, smtp_tls="off").deliver(PHONE, "验证码 567890")
+    [received] = sink.to(PHONE)
+    assert not received.tls
