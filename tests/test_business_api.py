@@ -158,6 +158,38 @@ async def test_bad_list_parameters(client, api_key, query, field, message):
     assert (response.json()["field"], response.json()["message"]) == (field, message)
 
 
+# --- each key sees its own registration system's filings ------------------------------------------
+
+
+async def test_a_key_cannot_read_list_or_follow_another_systems_filings(rt, client, api_key):
+    """As an attacker did it: a key of another system probes references and reads the change feed."""
+    mine = (await post_filing(client, api_key, body((GOOD, "director")), idem="a-1")).json()["id"]
+    account_id = await register(rt, GOOD)
+    rt.clock.advance(minutes=1)
+    await decide(rt, account_id, mine, "confirm", FACE, factories.ORIGIN)  # a change for the feed
+    _info, intruder = await create_api_key(rt, "intruder", CLI)
+    theirs = (await post_filing(client, intruder, body((OTHER, "agent")), idem="a-1")).json()["id"]
+
+    probe = await client.get(f"/api/v1/filings/{mine}", headers=auth(intruder))
+    absent = await client.get(f"/api/v1/filings/{mine[:-5]}99999", headers=auth(intruder))
+    assert probe.status_code == absent.status_code == 404
+    assert probe.content == absent.content and probe.headers["content-type"] == absent.headers["content-type"]
+    everything = await client.get("/api/v1/filings?limit=100", headers=auth(intruder))
+    listed = everything.json()
+    assert [f["id"] for f in listed["items"]] == [theirs] and listed["has_more"] is False
+    since = "2026-03-02T00:00:00Z"
+    feed = await client.get(f"/api/v1/filings?changed_since={since}", headers=auth(intruder))
+    assert [f["id"] for f in feed.json()["items"]] == [theirs]
+    later = await client.get(f"/api/v1/filings?cursor={feed.json()['next_cursor']}", headers=auth(intruder))
+    assert later.json()["items"] == []
+    assert not any(mine in answer.text for answer in (everything, feed, later))
+
+    # The owner still sees its own filing, and only that.
+    own = (await client.get("/api/v1/filings", headers=auth(api_key))).json()
+    assert [(f["id"], f["status"]) for f in own["items"]] == [(mine, "confirmed")]
+    assert (await client.get(f"/api/v1/filings/{theirs}", headers=auth(api_key))).content == absent.content
+
+
 # --- bad payloads -----------------------------------------------------------------------------------
 
 GOOD = factories.person("段誉")
