@@ -265,7 +265,8 @@ async def _one_filing_status(rt: Runtime, reference: str, system: str | None) ->
 
 
 async def filing_status_by_reference(rt: Runtime, reference: str) -> FilingStatus | None:
-    """Any filing, whichever system made it. The API reads through system_filing_status."""
+    """Any filing, whichever system made it: for looks outside the API (the face tests read decisions
+    through it). The API reads only through system_filing_status."""
     return await _one_filing_status(rt, reference, None)
 
 
