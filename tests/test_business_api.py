@@ -158,6 +158,89 @@ async def test_bad_list_parameters(client, api_key, query, field, message):
     assert (response.json()["field"], response.json()["message"]) == (field, message)
 
 
+# --- each key sees its own registration system's filings ------------------------------------------
+
+
+async def test_a_key_cannot_read_list_or_follow_another_systems_filings(rt, client, api_key):
+    """As an attacker did it: a key of another system probes references and reads the change feed."""
+    mine = (await post_filing(client, api_key, body((GOOD, "director")), idem="a-1")).json()["id"]
+    account_id = await register(rt, GOOD)
+    rt.clock.advance(minutes=1)
+    await decide(rt, account_id, mine, "confirm", FACE, factories.ORIGIN)  # a change for the feed
+    _info, intruder = await create_api_key(rt, "intruder", CLI)
+    theirs = (await post_filing(client, intruder, body((OTHER, "agent")), idem="a-1")).json()["id"]
+
+    probe = await client.get(f"/api/v1/filings/{mine}", headers=auth(intruder))
+    absent = await client.get(f"/api/v1/filings/{mine[:-5]}99999", headers=auth(intruder))
+    assert probe.status_code == absent.status_code == 404
+    assert probe.content == absent.content and probe.headers["content-type"] == absent.headers["content-type"]
+    everything = await client.get("/api/v1/filings?limit=100", headers=auth(intruder))
+    listed = everything.json()
+    assert [f["id"] for f in listed["items"]] == [theirs] and listed["has_more"] is False
+    since = "2026-03-02T00:00:00Z"
+    feed = await client.get(f"/api/v1/filings?changed_since={since}", headers=auth(intruder))
+    assert [f["id"] for f in feed.json()["items"]] == [theirs]
+    later = await client.get(f"/api/v1/filings?cursor={feed.json()['next_cursor']}", headers=auth(intruder))
+    assert later.json()["items"] == []
+    assert not any(mine in answer.text for answer in (everything, feed, later))
+
+    # The owner still sees its own filing, and only that.
+    own = (await client.get("/api/v1/filings", headers=auth(api_key))).json()
+    assert [(f["id"], f["status"]) for f in own["items"]] == [(mine, "confirmed")]
+    assert (await client.get(f"/api/v1/filings/{theirs}", headers=auth(api_key))).content == absent.content
+
+
+async def test_a_new_key_of_the_same_system_sees_the_filings_of_the_key_it_replaces(rt, client):
+    _old_info, old = await create_api_key(rt, "gsxt-2025", CLI, system="gsxt-beijing")
+    reference = (await post_filing(client, old, body((GOOD, "director")))).json()["id"]
+    new_info, new = await create_api_key(rt, "gsxt-2026", CLI, system="gsxt-beijing")
+    await revoke_api_key(rt, "gsxt-2025", CLI)
+    assert new_info.system == "gsxt-beijing"
+    assert (await client.get(f"/api/v1/filings/{reference}", headers=auth(new))).status_code == 200
+    listed = (await client.get("/api/v1/filings", headers=auth(new))).json()
+    assert [f["id"] for f in listed["items"]] == [reference]
+    # A key named like the system, but of a system of its own name, is another system.
+    _info, lookalike = await create_api_key(rt, "gsxt-beijing", CLI, system="gsxt-beijing-test")
+    assert (await client.get(f"/api/v1/filings/{reference}", headers=auth(lookalike))).status_code == 404
+
+
+async def test_filings_made_without_a_key_are_seen_by_no_key(rt, client, api_key):
+    from webapp.demo import DEMO_FILING_KEY, seed_demo_filing
+
+    await seed_demo_filing(rt, CLI)
+    [demo] = await Filing.select(Filing.reference).where(Filing.idempotency_key == DEMO_FILING_KEY)
+    read = await client.get(f"/api/v1/filings/{demo['reference']}", headers=auth(api_key))
+    assert read.status_code == 404
+    assert (await client.get("/api/v1/filings", headers=auth(api_key))).json()["items"] == []
+
+
+@pytest.mark.parametrize("system", ["", "gsxt beijing", "x" * 65])
+async def test_a_system_is_named_like_a_key(rt, system):
+    from webapp.business.apikeys import ApiKeyError
+
+    with pytest.raises(ApiKeyError, match="system"):
+        await create_api_key(rt, "gsxt-2026", CLI, system=system)
+    assert await ApiKey.count() == 0
+
+
+async def test_keys_made_before_systems_existed_serve_the_system_of_their_name(rt, client):
+    """Migration m0005: each existing key keeps seeing exactly the filings it made."""
+    from migrations.m0005_api_key_system_backfill import forwards
+
+    _info, first = await create_api_key(rt, "gsxt-beijing", CLI)
+    _info, second = await create_api_key(rt, "gsxt-shanghai", CLI)
+    refs = [(await post_filing(client, key, body((GOOD, "agent")))).json()["id"] for key in (first, second)]
+    await ApiKey.update({ApiKey.system: ""}, force=True)  # as m0005_api_key_system leaves them
+    await (await forwards()).run()
+    assert [(k["name"], k["system"]) for k in await ApiKey.select().order_by(ApiKey.id)] == [
+        ("gsxt-beijing", "gsxt-beijing"),
+        ("gsxt-shanghai", "gsxt-shanghai"),
+    ]
+    for key, reference in zip((first, second), refs, strict=True):
+        listed = (await client.get("/api/v1/filings", headers=auth(key))).json()
+        assert [f["id"] for f in listed["items"]] == [reference]
+
+
 # --- bad payloads -----------------------------------------------------------------------------------
 
 GOOD = factories.person("段誉")
@@ -441,6 +524,10 @@ async def test_the_openapi_schema_documents_the_api_only(client):
     assert (header["name"], header["required"]) == ("Idempotency-Key", True)
     listing = {p["name"] for p in schema["paths"]["/api/v1/filings"]["get"]["parameters"]}
     assert listing == {"changed_since", "cursor", "limit"}
+    assert "**What a key sees:**" in schema["info"]["description"]
+    assert "this key's registration system" in schema["paths"]["/api/v1/filings"]["get"]["description"]
+    read = schema["paths"]["/api/v1/filings/{filing_id}"]["get"]
+    assert "exactly as a filing that does not exist" in read["description"]
     assert (await client.get("/api/v1/schema/openapi.json")).json() == schema
 
 
@@ -461,3 +548,12 @@ def test_apikey_commands(database):
     assert "revoked" in run_cli(database, "apikey", "list").stdout
     assert run_cli(database, "apikey", "revoke", "gsxt-beijing").returncode == 1
     assert run_cli(database, "apikey", "revoke", "nobody").returncode == 1
+
+
+def test_apikey_create_with_a_system(database):
+    created = run_cli(database, "apikey", "create", "gsxt-2026", "--system", "gsxt-beijing")
+    assert created.returncode == 0, created.stderr
+    assert "'gsxt-2026' (system 'gsxt-beijing')" in created.stdout
+    assert run_cli(database, "apikey", "create", "gsxt-2027", "--system", "bad system").returncode == 1
+    [line] = [row for row in run_cli(database, "apikey", "list").stdout.splitlines() if "gsxt-2026" in row]
+    assert line.split()[:2] == ["gsxt-2026", "gsxt-beijing"]

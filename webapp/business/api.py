@@ -35,8 +35,8 @@ from webapp.business.service import (
     FilingStatus,
     IdempotencyConflict,
     create_filing,
-    filing_status_by_reference,
     list_filing_statuses,
+    system_filing_status,
 )
 from webapp.i18n import N_, _
 from webapp.web import origin_of
@@ -342,7 +342,7 @@ class FilingController(Controller):
                 _("该 Idempotency-Key 已用于另一份不同的申请（{reference}）", reference=conflict.reference),
                 [FieldProblem("Idempotency-Key", _("该 Idempotency-Key 已用于另一份不同的申请"))],
             )
-        filing = await filing_status_by_reference(rt, reference)
+        filing = await system_filing_status(rt, key.system, reference)
         return Response(
             _filing_out(filing),
             status_code=201 if created else 200,
@@ -355,10 +355,18 @@ class FilingController(Controller):
     @get(
         "/{filing_id:str}",
         summary="Read a filing and each person's status",
-        responses={**ERRORS, 404: ResponseSpec(ErrorOut, description="no filing with this id")},
+        description=(
+            "Only a filing made with a key of this key's registration system; any other answers **404**, "
+            "exactly as a filing that does not exist."
+        ),
+        responses={
+            **ERRORS,
+            404: ResponseSpec(ErrorOut, description="no filing with this id in this key's system"),
+        },
     )
     async def read(self, request: Request, filing_id: FromPath[str]) -> Response[FilingOut]:
-        filing = await filing_status_by_reference(request.app.state.runtime, filing_id)
+        key = request.state.api_key
+        filing = await system_filing_status(request.app.state.runtime, key.system, filing_id)
         if filing is None:
             return _error(404, "not_found", _("未找到该申请"), [FieldProblem("id", _("未找到该申请"))])
         return Response(_filing_out(filing))
@@ -367,9 +375,9 @@ class FilingController(Controller):
         "/",
         summary="List filings in the order they changed",
         description=(
-            "Filings whose `updated_at` is at or after `changed_since`, in the order they changed "
-            "(oldest change first). Page with `cursor` = the previous page's `next_cursor`; a filing "
-            "that changes again appears again, later in the feed."
+            "The filings of this key's registration system whose `updated_at` is at or after "
+            "`changed_since`, in the order they changed (oldest change first). Page with `cursor` = the "
+            "previous page's `next_cursor`; a filing that changes again appears again, later in the feed."
         ),
         responses=ERRORS,
     )
@@ -400,7 +408,8 @@ class FilingController(Controller):
             problems.append(FieldProblem("limit", N_("limit 应为1至100之间的整数")))
         if problems:
             return _invalid(problems)
-        items, more = await list_filing_statuses(request.app.state.runtime, since, after, size)
+        system = request.state.api_key.system
+        items, more = await list_filing_statuses(request.app.state.runtime, system, since, after, size)
         next_cursor = str(items[-1].change_seq) if items else cursor
         return Response(FilingPage([_filing_out(f) for f in items], next_cursor, more))
 
@@ -439,7 +448,13 @@ def openapi_config() -> OpenAPIConfig:
         description=(
             "Filings (设立/变更/注销) that name persons by name, ID number and role; each named person "
             "confirms or declines with a face scan. Authenticate with `Authorization: Bearer <API key>` "
-            "(`webapp apikey create NAME`)."
+            "(`webapp apikey create NAME [--system SYSTEM]`).\n\n"
+            "**What a key sees:** each key belongs to one registration system (its own name unless it was "
+            "created with `--system`). It reads, lists and follows in the change feed only the filings "
+            "made with keys of that system, revoked keys included, so a replacement key made with the "
+            "same `--system` keeps seeing them. Filings of other systems, and filings made without a key "
+            "(the demo seed), answer 404 exactly as a filing that does not exist and never appear in a "
+            "listing. `Idempotency-Key`s are remembered per key."
         ),
         path="/api/v1/schema",
         render_plugins=[JsonRenderPlugin(path=["/", "/openapi.json"])],

@@ -1,4 +1,7 @@
-"""API keys of the registration system: ``shm_<prefix>_<secret>``, shown once, stored as a keyed hash.
+"""API keys of the registration systems: ``shm_<prefix>_<secret>``, shown once, stored as a keyed hash.
+
+Each key belongs to one registration system (its ``system``, by default its own name) and the API shows
+it only that system's filings; a system's keys can be rotated without losing sight of its filings.
 
 A presented key is looked up by its keyed hash (HMAC-SHA256 under a subkey of the master key): the
 secret is never compared character by character, so timing tells nothing about it, and a copy of the
@@ -32,6 +35,7 @@ class ApiKeyError(ValueError):
 class ApiKeyInfo:
     id: int
     name: str
+    system: str
     prefix: str
     created_at: datetime
     revoked_at: datetime | None
@@ -44,7 +48,13 @@ class ApiKeyInfo:
 
 def _info(row: dict) -> ApiKeyInfo:
     return ApiKeyInfo(
-        row["id"], row["name"], row["prefix"], row["created_at"], row["revoked_at"], row["last_used_at"]
+        row["id"],
+        row["name"],
+        row["system"],
+        row["prefix"],
+        row["created_at"],
+        row["revoked_at"],
+        row["last_used_at"],
     )
 
 
@@ -52,10 +62,16 @@ def key_hash(rt: Runtime, key: str) -> str:
     return rt.keyring.keyed_hash("api_key", key)
 
 
-async def create_api_key(rt: Runtime, name: str, origin: audit.Origin) -> tuple[ApiKeyInfo, str]:
-    """(the stored record, the key itself: shown once, never stored)."""
+async def create_api_key(
+    rt: Runtime, name: str, origin: audit.Origin, system: str | None = None
+) -> tuple[ApiKeyInfo, str]:
+    """(the stored record, the key itself: shown once, never stored). The key serves ``system``, or the
+    system of its own name when none is given."""
     if not NAME.fullmatch(name or ""):
         raise ApiKeyError("the name must be 1-64 letters, digits, '.', '-' or '_'")
+    system = name if system is None else system
+    if not NAME.fullmatch(system):
+        raise ApiKeyError("the system must be 1-64 letters, digits, '.', '-' or '_'")
     now = rt.clock.now()
     async with write_transaction("api-keys"):
         if await ApiKey.exists().where(ApiKey.name == name):
@@ -66,7 +82,7 @@ async def create_api_key(rt: Runtime, name: str, origin: audit.Origin) -> tuple[
                 break
         key = f"{SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
         rows = await ApiKey.insert(
-            ApiKey(name=name, prefix=prefix, secret_hash=key_hash(rt, key), created_at=now)
+            ApiKey(name=name, system=system, prefix=prefix, secret_hash=key_hash(rt, key), created_at=now)
         ).returning(*ApiKey.all_columns())
         await audit.record("api_key_created", now, origin, None, name=name, prefix=prefix)
     return _info(rows[0]), key

@@ -244,21 +244,44 @@ def _filing_status(rt: Runtime, row: dict, persons: list[dict]) -> FilingStatus:
     )
 
 
-async def filing_status_by_reference(rt: Runtime, reference: str) -> FilingStatus | None:
+def _of_system(system: str):
+    """Filings made with a key of this registration system: never those made without a key (the demo
+    seed), whatever the system is called."""
+    return Filing.api_key.system == system
+
+
+async def _one_filing_status(rt: Runtime, reference: str, system: str | None) -> FilingStatus | None:
+    """``system`` None: whichever system made the filing."""
     if not reference or len(reference) > MAX_REFERENCE_LENGTH:
         return None
-    row = await Filing.select().where(Filing.reference == reference).first()
+    query = Filing.select().where(Filing.reference == reference)
+    if system is not None:
+        query = query.where(_of_system(system))
+    row = await query.first()
     if row is None:
         return None
     persons = await _persons_by_filing([row["id"]])
     return _filing_status(rt, row, persons[row["id"]])
 
 
+async def filing_status_by_reference(rt: Runtime, reference: str) -> FilingStatus | None:
+    """Any filing, whichever system made it: for looks outside the API (the face tests read decisions
+    through it). The API reads only through system_filing_status."""
+    return await _one_filing_status(rt, reference, None)
+
+
+async def system_filing_status(rt: Runtime, system: str, reference: str) -> FilingStatus | None:
+    """A filing made with a key of this registration system. None for another system's filing, exactly
+    as for one that does not exist (same query, same answer)."""
+    return await _one_filing_status(rt, reference, system)
+
+
 async def list_filing_statuses(
-    rt: Runtime, changed_since: datetime | None, after_seq: int | None, limit: int
+    rt: Runtime, system: str, changed_since: datetime | None, after_seq: int | None, limit: int
 ) -> tuple[list[FilingStatus], bool]:
-    """Filings in the order they changed (updated_at order), after a cursor; (page, more_to_come)."""
-    query = Filing.select().order_by(Filing.change_seq).limit(limit + 1)
+    """This registration system's filings in the order they changed (updated_at order), after a cursor;
+    (page, more_to_come). The cursor is the global change_seq: other systems' changes leave gaps."""
+    query = Filing.select().where(_of_system(system)).order_by(Filing.change_seq).limit(limit + 1)
     if changed_since is not None:
         query = query.where(Filing.updated_at >= changed_since)
     if after_seq is not None:

@@ -16,9 +16,14 @@ from webapp.accounts.tables import Account
 
 
 class ApiKey(Table, tablename="api_key"):
-    """A key of the registration system. Only a keyed hash of the whole key is stored, never the key."""
+    """A key of a registration system. Only a keyed hash of the whole key is stored, never the key.
+
+    A key reads only the filings made with keys of its own ``system`` (its name, unless it was created
+    with another): a system's new key, made to replace an old one, keeps seeing what the old one filed.
+    """
 
     name = Varchar(length=64, unique=True)
+    system = Varchar(length=64)
     prefix = Varchar(length=16, unique=True)  # shown in listings: shm_<prefix>_…
     secret_hash = Varchar(length=64, unique=True)
     created_at = Timestamptz()
