@@ -64,7 +64,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, clock: Any = None) -> Runtime:
-    keyring = Keyring(settings.secret_key, [k for k in settings.old_secret_keys.split(",") if k])
+    keyring = Keyring(settings.secret_key, settings.retired_secret_keys)
     clock = clock or SystemClock()
     runtime = Runtime(
         settings=settings,

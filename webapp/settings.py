@@ -110,6 +110,10 @@ class Settings:
         )
 
     @property
+    def retired_secret_keys(self) -> list[str]:
+        return [key.strip() for key in self.old_secret_keys.split(",") if key.strip()]
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
 
@@ -127,6 +131,10 @@ class Settings:
                 "value, for example the output of:\n"
                 "  python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
+        if any(len(key) < 32 for key in self.retired_secret_keys):
+            raise SettingsError("every key in WEBAPP_OLD_SECRET_KEYS must be at least 32 characters long")
+        if self.secret_key in self.retired_secret_keys:
+            raise SettingsError("WEBAPP_OLD_SECRET_KEYS lists the current WEBAPP_SECRET_KEY")
         if self.effective_sms_channel not in {"console", "smtp"}:
             raise SettingsError("WEBAPP_SMS_CHANNEL must be 'console' or 'smtp'")
         if self.effective_sms_channel == "console" and not self.dev:
