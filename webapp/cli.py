@@ -105,6 +105,25 @@ async def purge(rt, args: argparse.Namespace) -> int:
     return 0
 
 
+async def rekey(rt, args: argparse.Namespace) -> int:
+    from webapp.rekey import RekeyFailed, rekey
+
+    if args.batch_size < 1:
+        print("--batch-size must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        counts = await rekey(rt.keyring, args.batch_size)
+    except RekeyFailed as error:
+        print(
+            f"rekey stopped: {error}. Add its key to WEBAPP_OLD_SECRET_KEYS and run it again.",
+            file=sys.stderr,
+        )
+        return 1
+    done = ", ".join(f"{name} {count.rekeyed} of {count.checked}" for name, count in counts.items())
+    print(f"rekey done, rows moved under the current key: {done}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webapp", description="Shiming 实名 identity service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -126,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("purge", help="delete expired codes, sessions and limit events").set_defaults(
         handler=_with_runtime(purge)
     )
+
+    p = commands.add_parser(
+        "rekey",
+        help="re-encrypt every field and rebuild every blind index under the current key "
+        "(after a rotation; online, in batches, resumable)",
+    )
+    p.add_argument("--batch-size", type=int, default=500, help="rows per write transaction")
+    p.set_defaults(handler=_with_runtime(rekey))
 
     authority = commands.add_parser("authority", help="the local identity registry").add_subparsers(
         dest="action", required=True

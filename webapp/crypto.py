@@ -3,6 +3,8 @@
 Each purpose gets its own HKDF subkey. Ciphertexts carry the id of the master key they were made with
 (so keys can rotate: old keys stay readable through ``WEBAPP_OLD_SECRET_KEYS``) and are bound to their
 table and column through AES-GCM associated data, so a value copied into another column does not decrypt.
+Blind indexes cannot carry a key id, so a look-up matches the index under every key of the ring until
+``webapp rekey`` has rebuilt them all under the current one.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class Keyring:
         self.current = MasterKey(current)
         self._by_id = {k.key_id: k for k in [self.current, *(MasterKey(r) for r in retired or [])]}
         self._field_keys: dict[bytes, AESGCM] = {}
-        self._hmac_keys: dict[str, bytes] = {}
+        self._hmac_keys: dict[tuple[bytes, str], bytes] = {}
 
     def _aead(self, key: MasterKey) -> AESGCM:
         if key.key_id not in self._field_keys:
@@ -84,17 +86,30 @@ class Keyring:
     def needs_reencryption(self, blob: bytes) -> bool:
         return bytes(blob[:KEY_ID_BYTES]) != self.current.key_id
 
-    def _hmac_key(self, purpose: str) -> bytes:
-        if purpose not in self._hmac_keys:
-            self._hmac_keys[purpose] = self.current.subkey(purpose)
-        return self._hmac_keys[purpose]
+    def _hmac_key(self, purpose: str, key: MasterKey | None = None) -> bytes:
+        key = key or self.current
+        if (key.key_id, purpose) not in self._hmac_keys:
+            self._hmac_keys[key.key_id, purpose] = key.subkey(purpose)
+        return self._hmac_keys[key.key_id, purpose]
 
     def keyed_hash(self, purpose: str, value: str) -> str:
         """HMAC-SHA256 hex: blind indexes (``index:id_number``), SMS codes, session tokens."""
         return hmac.new(self._hmac_key(purpose), value.encode(), hashlib.sha256).hexdigest()
 
+    def keyed_hashes(self, purpose: str, value: str) -> tuple[str, ...]:
+        """The keyed hash under every key of the ring, the current key's first."""
+        return tuple(
+            hmac.new(self._hmac_key(purpose, key), value.encode(), hashlib.sha256).hexdigest()
+            for key in self._by_id.values()
+        )
+
     def blind_index(self, kind: str, normalized_value: str) -> str:
+        """The index to store: under the current key."""
         return self.keyed_hash(f"index:{kind}", normalized_value)
+
+    def blind_indexes(self, kind: str, normalized_value: str) -> tuple[str, ...]:
+        """The indexes to look for: a row not yet rekeyed still holds one made under a retired key."""
+        return self.keyed_hashes(f"index:{kind}", normalized_value)
 
     def derived_secret(self, purpose: str) -> str:
         """A stable secret for a component that wants a string key (CSRF)."""

@@ -83,7 +83,7 @@ async def seed_demo(rt: Runtime) -> list[str]:
         registry = await upsert_citizen(
             rt, CitizenRecord(person.name, person.id_number, person.valid_from, person.valid_to)
         )
-        exists = await Account.exists().where(Account.id_index == rt.id_index(person.id_number))
+        exists = await Account.exists().where(Account.id_index.is_in(rt.id_indexes(person.id_number)))
         if person.account and not exists:
             password = DEMO_PASSWORD if person.account == "active" else None
             new = NewAccount(

@@ -39,10 +39,24 @@ class Runtime:
             self._face_pool, self._owns_face_pool = None, False
 
     def id_index(self, id_number: str) -> str:
+        """The blind index to store (current key); look-ups use :meth:`id_indexes`."""
         return self.keyring.blind_index("id_number", id_number)
 
     def phone_index(self, phone: str) -> str:
+        """The blind index to store (current key); look-ups use :meth:`phone_indexes`."""
         return self.keyring.blind_index("phone", phone)
+
+    def id_indexes(self, id_number: str) -> list[str]:
+        """Every index an ID number may be stored under while a key rotation is under way."""
+        return list(self.keyring.blind_indexes("id_number", id_number))
+
+    def phone_indexes(self, phone: str) -> list[str]:
+        return list(self.keyring.blind_indexes("phone", phone))
+
+    def account_lock(self, account: dict) -> str:
+        """The lock key of one account's writers: the current key's index of its ID number, not the stored
+        one, which `webapp rekey` may change between two writers' reads."""
+        return self.id_index(self.keyring.decrypt_text(account["id_number"], "account.id_number"))
 
     def limit_key(self, name: str, subject: str) -> str:
         """Limit keys are keyed hashes, so the table holds no phone number or IP address."""
@@ -50,7 +64,7 @@ class Runtime:
 
 
 def build_runtime(settings: Settings, clock: Any = None) -> Runtime:
-    keyring = Keyring(settings.secret_key, [k for k in settings.old_secret_keys.split(",") if k])
+    keyring = Keyring(settings.secret_key, settings.retired_secret_keys)
     clock = clock or SystemClock()
     runtime = Runtime(
         settings=settings,

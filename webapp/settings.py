@@ -146,6 +146,10 @@ class Settings:
         )
 
     @property
+    def retired_secret_keys(self) -> list[str]:
+        return [key.strip() for key in self.old_secret_keys.split(",") if key.strip()]
+
+    @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite:")
 
@@ -182,6 +186,10 @@ class Settings:
                 "value, for example the output of:\n"
                 "    python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
             )
+        if any(len(key) < 32 for key in self.retired_secret_keys):
+            problems.append("every key in WEBAPP_OLD_SECRET_KEYS must be at least 32 characters long")
+        if self.secret_key in self.retired_secret_keys:
+            problems.append("WEBAPP_OLD_SECRET_KEYS lists the current WEBAPP_SECRET_KEY")
         if self.effective_sms_channel == "console" and not self.dev:
             problems.append("WEBAPP_SMS_CHANNEL=console exists only with WEBAPP_ENV=dev; use 'smtp'")
         if self.authority == "http" and not self.authority_url:

@@ -29,10 +29,10 @@ ALREADY_ACTIVE = N_("账号已激活，请直接登录")
 async def _unactivated_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
     row = (
         await Account.select(Account.id, Account.state, Account.phone_index)
-        .where(Account.id_index == rt.id_index(id_number))
+        .where(Account.id_index.is_in(rt.id_indexes(id_number)))
         .first()
     )
-    if row and row["state"] == "unactivated" and row["phone_index"] == rt.phone_index(phone):
+    if row and row["state"] == "unactivated" and row["phone_index"] in rt.phone_indexes(phone):
         return row
     return None
 

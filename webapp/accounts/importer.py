@@ -62,10 +62,10 @@ async def import_accounts(rt: Runtime, csv_path: Path) -> dict[str, int]:
         for line, record in records:
             existing = (
                 await Account.select(Account.phone_index)
-                .where(Account.id_index == rt.id_index(record.id_number))
+                .where(Account.id_index.is_in(rt.id_indexes(record.id_number)))
                 .first()
             )
-            if existing and existing["phone_index"] == rt.phone_index(record.phone):
+            if existing and existing["phone_index"] in rt.phone_indexes(record.phone):
                 counts["unchanged"] += 1
                 continue
             try:

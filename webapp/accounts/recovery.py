@@ -19,7 +19,7 @@ async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> dict | No
 
 
 async def _phone_matches(rt: Runtime, account: dict | None, phone: str) -> bool:
-    return account is not None and account["phone_index"] == rt.phone_index(phone)
+    return account is not None and account["phone_index"] in rt.phone_indexes(phone)
 
 
 async def send_recovery_code(

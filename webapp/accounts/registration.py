@@ -41,12 +41,12 @@ def lookup_limit(rt: Runtime, ip: str) -> limits.Limit:
 
 async def is_registered(rt: Runtime, name: str, id_number: str) -> bool:
     """The inline 账号已注册 check: only when name and ID number together match an account."""
-    row = await Account.select(Account.name).where(Account.id_index == rt.id_index(id_number)).first()
+    row = await Account.select(Account.name).where(Account.id_index.is_in(rt.id_indexes(id_number))).first()
     return row is not None and rt.keyring.decrypt_text(row["name"], "account.name") == name
 
 
 async def phone_in_use(rt: Runtime, phone: str) -> bool:
-    return await Account.exists().where(Account.phone_index == rt.phone_index(phone))
+    return await Account.exists().where(Account.phone_index.is_in(rt.phone_indexes(phone)))
 
 
 async def send_code_to_new_phone(
@@ -89,7 +89,7 @@ async def register(
     if not verdict.match:
         await audit.record("registration_refused", now, origin, reason=f"authority:{verdict.reason}")
         return None, {"form": NOT_VERIFIED}
-    if await Account.exists().where(Account.id_index == rt.id_index(form.id_number)):
+    if await Account.exists().where(Account.id_index.is_in(rt.id_indexes(form.id_number))):
         return None, {"id_number": ALREADY_REGISTERED}
     if await phone_in_use(rt, form.phone):
         return None, {"phone": PHONE_TAKEN}

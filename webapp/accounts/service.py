@@ -38,9 +38,9 @@ async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> 
     password_hash = await hash_password(new.password) if new.password else None
     now = rt.clock.now()
     async with write_transaction(id_index, phone_index):
-        if await Account.exists().where(Account.id_index == id_index):
+        if await Account.exists().where(Account.id_index.is_in(rt.id_indexes(new.id_number))):
             raise AccountExists("id_number")
-        if await Account.exists().where(Account.phone_index == phone_index):
+        if await Account.exists().where(Account.phone_index.is_in(rt.phone_indexes(new.phone))):
             raise AccountExists("phone")
         k = rt.keyring
         rows = await Account.insert(
@@ -78,16 +78,16 @@ async def find_by_identifier(rt: Runtime, raw: str) -> dict | None:
         return None
     id_number, phone = normalize_id_number(value), normalize_phone(value)
     if len(id_number) == 18:
-        return await Account.select().where(Account.id_index == rt.id_index(id_number)).first()
+        return await Account.select().where(Account.id_index.is_in(rt.id_indexes(id_number))).first()
     if MOBILE.fullmatch(phone):
-        return await Account.select().where(Account.phone_index == rt.phone_index(phone)).first()
+        return await Account.select().where(Account.phone_index.is_in(rt.phone_indexes(phone))).first()
     return await Account.select().where(Account.username_key == value.lower()).first()
 
 
 async def find_by_name_and_id(rt: Runtime, name: str, id_number: str, state: str) -> dict | None:
     """The account in ``state`` when name and ID number together match it (for the identity checks of
     忘记密码 and activation by face, which answer alike either way)."""
-    row = await Account.select().where(Account.id_index == rt.id_index(id_number)).first()
+    row = await Account.select().where(Account.id_index.is_in(rt.id_indexes(id_number))).first()
     if row is None or row["state"] != state:
         return None
     return row if rt.keyring.decrypt_text(row["name"], "account.name") == name else None
@@ -182,7 +182,7 @@ async def _reserve_attempt(
 ) -> LoginResult | None:
     """Count the attempt before verifying; None when it may go on to Argon2."""
     account_id = account["id"]
-    async with write_transaction(account["id_index"]):
+    async with write_transaction(rt.account_lock(account)):
         state = await _lock_state(account_id)
         locked_until = state["locked_until"]
         if locked_until and locked_until > now:
@@ -202,7 +202,7 @@ async def _settle_attempt(
     """After Argon2, against the account as it is now: a lock set meanwhile stands, even for the right
     password; the right password clears the counter; a wrong one that reached the limit locks."""
     account_id = account["id"]
-    async with write_transaction(account["id_index"]):
+    async with write_transaction(rt.account_lock(account)):
         state = await _lock_state(account_id)
         if state["locked_until"] and state["locked_until"] > now:
             return await _refuse_locked(account_id, state["locked_until"], now, origin, purpose)
@@ -244,7 +244,7 @@ async def change_phone(rt: Runtime, account_id: int, new_phone: str, origin: aud
     """Returns the old phone number (for the notice). Raises AccountExists when the number is taken."""
     index = rt.phone_index(new_phone)
     async with write_transaction(index):
-        if await Account.exists().where(Account.phone_index == index):
+        if await Account.exists().where(Account.phone_index.is_in(rt.phone_indexes(new_phone))):
             raise AccountExists("phone")
         row = await Account.select(Account.phone).where(Account.id == account_id).first()
         await Account.update(

@@ -313,6 +313,12 @@ async def _account(account_id: int) -> dict | None:
     return await Account.select().where(Account.id == account_id).first()
 
 
+def _indexes_of(rt: Runtime, account: dict) -> list[str]:
+    """The indexes a filing may name this account's ID number by: filings and accounts are rekeyed
+    separately, so during a rotation either may still be under a retired key."""
+    return rt.id_indexes(rt.keyring.decrypt_text(account["id_number"], "account.id_number"))
+
+
 async def business_refusal_for(rt: Runtime, account_id: int) -> Refusal | None:
     return business_refusal(await _account(account_id), rt.clock.today())
 
@@ -380,7 +386,7 @@ async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummar
         return []
     mine = (
         await FilingPerson.select(FilingPerson.filing, FilingPerson.role, FilingPerson.status)
-        .where(FilingPerson.id_index == account["id_index"])
+        .where(FilingPerson.id_index.is_in(_indexes_of(rt, account)))
         .order_by(FilingPerson.id, ascending=False)
         .limit(ACCOUNT_LIST_LIMIT)
     )
@@ -406,7 +412,7 @@ async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: st
     if filing is None:
         return None
     persons = (await _persons_by_filing([filing["id"]]))[filing["id"]]
-    mine = next((p for p in persons if p["id_index"] == account["id_index"]), None)
+    mine = next((p for p in persons if p["id_index"] in _indexes_of(rt, account)), None)
     if mine is None:
         return None
     k = rt.keyring
@@ -485,7 +491,7 @@ async def decide(
     first_look = await _account(account_id)
     if first_look is None:
         return await _refused(Refusal.ACCOUNT_INACTIVE, now, origin, account_id, reference)
-    async with write_transaction(filing_lock(reference), CHANGES_LOCK, first_look["id_index"]):
+    async with write_transaction(filing_lock(reference), CHANGES_LOCK, rt.account_lock(first_look)):
         account = await _account(account_id)
         refusal = business_refusal(account, rt.clock.today())
         filing = await Filing.select().where(Filing.reference == reference).first()
@@ -493,7 +499,10 @@ async def decide(
         if refusal is None and filing is not None:
             mine = (
                 await FilingPerson.select()
-                .where((FilingPerson.filing == filing["id"]) & (FilingPerson.id_index == account["id_index"]))
+                .where(
+                    (FilingPerson.filing == filing["id"])
+                    & FilingPerson.id_index.is_in(_indexes_of(rt, account))
+                )
                 .first()
             )
         if refusal is None and mine is None:
@@ -590,7 +599,7 @@ async def set_business_registration(
             return BusinessSwitch(Refusal(problem), enabled, until)
     else:
         until = None
-    async with write_transaction(first_look["id_index"]):
+    async with write_transaction(rt.account_lock(first_look)):
         account = await _account(account_id)
         if account is None or account["state"] != "active":
             return BusinessSwitch(Refusal.ACCOUNT_INACTIVE)

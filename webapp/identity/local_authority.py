@@ -19,8 +19,8 @@ class LocalAuthority:
         self.threshold = threshold
 
     async def _citizen(self, id_number: str) -> dict | None:
-        index = self.keyring.blind_index("id_number", id_number)
-        return await Citizen.select().where(Citizen.id_index == index).first()
+        indexes = list(self.keyring.blind_indexes("id_number", id_number))
+        return await Citizen.select().where(Citizen.id_index.is_in(indexes)).first()
 
     async def verify_elements(
         self, name: str, id_number: str, valid_from: date, valid_to: date | None

@@ -30,7 +30,7 @@ async def upsert_citizen(rt: Runtime, record: CitizenRecord) -> str:
     k = rt.keyring
     index = rt.id_index(record.id_number)
     async with write_transaction(index):
-        row = await Citizen.select().where(Citizen.id_index == index).first()
+        row = await Citizen.select().where(Citizen.id_index.is_in(rt.id_indexes(record.id_number))).first()
         if row is None:
             await Citizen.insert(
                 Citizen(
