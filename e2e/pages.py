@@ -53,6 +53,13 @@ class LoginPage(Screen):
         with self.page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url):
             self.submit.click()
 
+    def into_activation(self, identifier: str) -> None:
+        """The guide's FAQ 3: any password, then the way into 激活账号 that every failed login offers."""
+        self.log_in(identifier, "any-password")
+        expect(self.page.locator("#error-password")).to_have_text("账号或密码错误")
+        self.page.get_by_role("link", name="激活账号").click()
+        expect(self.page).to_have_url(re.compile(r"/activate$"))
+
 
 class RegisterPage(Screen):
     path = "/register"

@@ -104,8 +104,7 @@ def test_signed_out_screens(page, audit):
 
 
 def test_activation_steps(page, audit, unactivated, smtp_sink):
-    LoginPage(page).open().log_in(unactivated.id_number, "any-password")
-    expect(page).to_have_url(page.base + "/activate")
+    LoginPage(page).open().into_activation(unactivated.id_number)
     audit("activation step 1")
     activate = ActivatePage(page)
     activate.verify_phone(unactivated.id_number, unactivated.phone, smtp_sink)

@@ -154,8 +154,7 @@ def test_activation_by_face_when_the_phone_on_record_no_longer_works(
 ):
     page = camera_page(camera_browsers, server, size, OBAMA)
     LoginPage(page).open()
-    LoginPage(page).log_in(unactivated.id_number, "any-password")
-    expect(page).to_have_url(server.url + "/activate")
+    LoginPage(page).into_activation(unactivated.id_number)
     page.get_by_role("link", name="原手机号已停用？使用人脸识别激活").click()
     activate = ActivatePage(page)
     expect(activate.heading("激活账号")).to_be_visible()

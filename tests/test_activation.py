@@ -35,7 +35,9 @@ async def test_faq_3_story_register_then_login_with_any_password_then_activate(r
     login = await post_form(
         client, "/login", {"identifier": record.id_number, "password": "anything"}, token=token
     )
-    assert login.status_code == 303 and login.headers["location"] == "/activate"
+    # The answer of every failed login (tests/test_security_checks.py), with the way into 激活账号.
+    assert login.status_code == 200 and field_error(login.text, "password") == "账号或密码错误"
+    assert '<a href="/activate">激活账号 &gt;</a>' in login.text
     page = await client.get("/activate")
     assert "激活账号" in page.text and "第1步，共2步" in page.text
 

@@ -129,10 +129,13 @@ async def test_forgot_password_by_sms_clears_the_lock_and_ends_sessions(rt, clie
 
     account_id, record, phone = await factories.account(rt, "马小跳")
     other = await sessions.start_session(rt, account_id, factories.ORIGIN)
-    await Account.update({Account.locked_until: rt.clock.now().replace(year=2030)}).where(
-        Account.id == account_id
-    )
     token = await csrf_token(client)
+    for guess in range(5):  # the owner forgot: five wrong passwords lock this address out
+        await post_form(client, "/login", {"identifier": phone, "password": f"Forgot-{guess}-x"}, token=token)
+    locked = await post_form(
+        client, "/login", {"identifier": phone, "password": factories.PASSWORD}, token=token
+    )
+    assert "账号已锁定" in field_error(locked.text, "password")
     data = {"name": record.name, "id_number": record.id_number, "phone": phone}
     sent = await post_form(client, "/recover/sms", data, htmx=True, token=token)
     assert "如信息无误，验证码已发送至" in sent.text

@@ -1047,8 +1047,16 @@ async def limited_logins(rt, peer: str, forwarded_for: list[str]) -> list[int]:
         return statuses
 
 
+ADDRESSES_SEEN = [PEER, "198.51.100.1", "198.51.100.2", "198.51.100.3", "198.51.100.200", "198.51.100.7",
+                  "198.51.100.31", "198.51.100.32", "198.51.100.33", "6.6.6.6", "7.7.7.7", "192.0.2.10",
+                  "192.0.2.11"]  # fmt: skip
+
+
 async def limit_keys(rt) -> list[str]:
-    return [row["key"] for row in await RateEvent.select(RateEvent.key).order_by(RateEvent.id)]
+    """The per-address login limit keys charged, in order (the wrong passwords' own counts left out)."""
+    per_address = {rt.limit_key("login-ip", address) for address in ADDRESSES_SEEN}
+    rows = await RateEvent.select(RateEvent.key).order_by(RateEvent.id)
+    return [row["key"] for row in rows if row["key"] in per_address]
 
 
 async def test_x_forwarded_for_is_ignored_unless_the_peer_is_a_trusted_proxy(rt):
@@ -1223,11 +1231,107 @@ async def test_a_phone_number_in_other_digits_is_refused_where_it_is_typed(rt, c
     assert field_error(registered.text, "phone") == "请输入正确的11位手机号"
     signed_in = await post_form(client, "/login", {"identifier": spelled, "password": factories.PASSWORD})
     assert signed_in.status_code != 303
-    assert smtp_sink.messages == [] and await Account.count() == 1
+    assert smtp_sink.to(phone) == smtp_sink.to(spelled) == [] and await Account.count() == 1
 
 
 @pytest.mark.parametrize("number", ["14000000001", "15400000001", "16000000001"])
 async def test_numbers_outside_the_mainland_mobile_ranges_are_refused(client, smtp_sink, number):
     sent = await post_form(client, "/register/sms", {"phone": number}, token=await csrf_token(client))
     assert field_error(sent.text, "phone") == "请输入正确的11位手机号"
-    assert smtp_sink.messages == []
+    assert smtp_sink.to(number) == []
+
+
+# --- who a wrong password locks out ---------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def client_from(app, ip: str) -> AsyncIterator[httpx.AsyncClient]:
+    """Another browser, at another address."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(ip, 40000)), base_url="https://testserver"
+    ) as other:
+        yield other
+
+
+async def test_a_strangers_guesses_lock_the_stranger_out_not_the_owners_known_device(rt, app, client):
+    _id, _record, phone = await factories.account(rt)
+    signed_in = await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD})
+    assert signed_in.status_code == 303 and client.cookies.get("__Host-known_device")
+    await post_form(client, "/logout", {})
+    for k in range(5):  # 50 wrong passwords from 5 addresses
+        async with client_from(app, f"198.51.100.{k + 1}") as stranger:
+            token = await csrf_token(stranger)
+            for guess in range(10):
+                answer = await post_form(
+                    stranger, "/login", {"identifier": phone, "password": f"Guess-{guess}-x"}, token=token
+                )
+                expected = "账号或密码错误" if guess < 4 else "密码错误次数过多，账号已锁定，请于"
+                assert field_error(answer.text, "password").startswith(expected), (k, guess)
+    async with client_from(app, "198.51.100.1") as stranger:  # the sixth guess from one address
+        right = await post_form(stranger, "/login", {"identifier": phone, "password": factories.PASSWORD})
+        assert "账号已锁定" in field_error(right.text, "password")
+    owner = await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD})
+    assert (
+        owner.status_code == 303 and (await client.get("/account", follow_redirects=False)).status_code == 200
+    )
+
+
+async def test_the_owners_address_without_a_known_device_is_not_locked_by_strangers(rt, app, client):
+    _id, _record, phone = await factories.account(rt)
+    async with client_from(app, "198.51.100.7") as stranger:
+        for guess in range(6):
+            await post_form(stranger, "/login", {"identifier": phone, "password": f"Guess-{guess}-x"})
+    owner = await post_form(client, "/login", {"identifier": phone, "password": factories.PASSWORD})
+    assert owner.status_code == 303
+
+
+async def test_an_account_takes_at_most_the_days_ceiling_of_wrong_passwords(rt, app, client):
+    ceiling = runtime_with(rt, login_max_failures_per_day=12)
+    from webapp.app import create_app
+
+    tight = create_app(runtime=ceiling)
+    for hook in tight.on_startup:
+        await hook()
+    try:
+        _id, _record, phone = await factories.account(rt)
+        for k in range(3):  # 4 wrong from each of 3 addresses: the day's ceiling of 12, no address locked
+            async with client_from(tight, f"198.51.100.{20 + k}") as stranger:
+                for guess in range(4):
+                    await post_form(stranger, "/login", {"identifier": phone, "password": f"Guess-{guess}-x"})
+        async with client_from(tight, "198.51.100.30") as anyone:
+            right = await post_form(anyone, "/login", {"identifier": phone, "password": factories.PASSWORD})
+        assert "账号已锁定，请于00:00后再试" in field_error(right.text, "password")
+    finally:
+        for hook in tight.on_shutdown:
+            await hook()
+
+
+async def test_every_failed_login_answers_alike_for_nobody_an_account_and_an_imported_one(rt, app):
+    from webapp.accounts.service import NewAccount, create_account
+
+    _id, _record, phone = await factories.account(rt)
+    imported = await factories.citizen(rt, "待激活")
+    await create_account(
+        rt,
+        NewAccount(
+            imported.name, imported.id_number, imported.valid_from, imported.valid_to, factories.phone()
+        ),
+        factories.ORIGIN,
+    )
+    nobody = (await factories.citizen(rt, "无账号")).id_number
+    answers = {}
+    for k, identifier in enumerate([phone, imported.id_number, nobody]):
+        async with client_from(app, f"198.51.100.{40 + k}") as guesser:
+            token = await csrf_token(guesser)
+            seen = []
+            for guess in range(6):
+                answer = await post_form(
+                    guesser, "/login", {"identifier": identifier, "password": f"Guess-{guess}-x"}, token=token
+                )
+                text = re.sub(r'value="[^"]*"|"x-csrftoken": "[^"]*"', "", answer.text)  # tokens, identifier
+                seen.append((answer.status_code, field_error(answer.text, "password"), text))
+            answers[identifier] = seen
+    mine, imported_account, nobodys = answers.values()
+    assert mine == imported_account == nobodys
+    assert [error for _status, error, _text in mine][:4] == ["账号或密码错误"] * 4
+    assert "账号已锁定" in mine[5][1] and '<a href="/activate">激活账号 &gt;</a>' in mine[0][2]

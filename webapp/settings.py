@@ -117,7 +117,16 @@ class Settings:
 
     session_idle_minutes: int = field(default=30, metadata={"doc": "session ends after this idle time"})
     session_absolute_hours: int = field(default=12, metadata={"doc": "session ends this long after login"})
-    login_max_failures: int = field(default=5, metadata={"doc": "consecutive wrong passwords before a lock"})
+    login_max_failures: int = field(
+        default=5,
+        metadata={
+            "doc": "wrong passwords in a row from one source (a known device, else an address) before "
+            "that source is locked out of the account"
+        },
+    )
+    login_max_failures_per_day: int = field(
+        default=100, metadata={"doc": "wrong passwords per account per Shanghai day, all sources together"}
+    )
     login_lock_minutes: int = field(default=15, metadata={"doc": "lock duration"})
     login_per_ip_minute: int = field(default=30, metadata={"doc": "login attempts per client IP per minute"})
     face_max_failures: int = field(

@@ -95,8 +95,6 @@ async def activate(
                     Account.username_key: username.lower(),
                     Account.password_hash: password_hash,
                     Account.state: "active",
-                    Account.failed_logins: 0,
-                    Account.locked_until: None,
                     Account.updated_at: now,
                 }
             )

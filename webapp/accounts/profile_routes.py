@@ -8,7 +8,7 @@ from litestar import Request, Response, get, post
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import flows
-from webapp.accounts import forms, sessions
+from webapp.accounts import forms, guard, sessions
 from webapp.accounts.registration import move_to_new_phone, send_code_to_new_phone
 from webapp.accounts.routes import Form, login_error, signed_in
 from webapp.accounts.service import LoginOutcome, change_password, password_attempt
@@ -64,7 +64,12 @@ async def phone_password(request: HTMXRequest, data: Form) -> Response:
         return away
     account = await Account.select().where(Account.id == active.account_id).first()
     result = await password_attempt(
-        rt, account, forms.text(data, "password", 128), origin_of(request), "change_phone"
+        rt,
+        account,
+        forms.text(data, "password", 128),
+        origin_of(request),
+        "change_phone",
+        device_cookie=request.cookies.get(guard.device_cookie_name(rt)),
     )
     if result.outcome is not LoginOutcome.OK:
         return await _phone_page(request, 1, {}, login_error(result), "partials/change_phone_step.html")
@@ -153,7 +158,15 @@ async def password_submit(request: HTMXRequest, data: Form) -> Response:
     new = forms.read_new_password(data, errors, account["username"])
     if not errors:
         token = request.cookies.get(sessions.cookie_name(rt))
-        result, problem = await change_password(rt, active.account_id, old, new, origin_of(request), token)
+        result, problem = await change_password(
+            rt,
+            active.account_id,
+            old,
+            new,
+            origin_of(request),
+            token,
+            request.cookies.get(guard.device_cookie_name(rt)),
+        )
         if result.outcome is not LoginOutcome.OK:
             errors["old_password"] = login_error(result)["password"]
         elif problem:

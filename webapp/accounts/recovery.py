@@ -6,7 +6,7 @@ Step 1 answers alike whether or not the account exists: the same page, the same 
 from __future__ import annotations
 
 from webapp import audit
-from webapp.accounts import sessions
+from webapp.accounts import guard, sessions
 from webapp.accounts.passwords import hash_password
 from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
@@ -43,14 +43,11 @@ async def check_recovery_code(
 
 
 async def reset_password(rt: Runtime, account_id: int, password: str, origin: audit.Origin) -> None:
-    """A completed reset clears the lock and ends every session."""
+    """A completed reset lifts the lock of the address it came from (and the day's count) and ends every
+    session; other sources keep their counts — they are not the owner."""
     await Account.update(
-        {
-            Account.password_hash: await hash_password(password),
-            Account.failed_logins: 0,
-            Account.locked_until: None,
-            Account.updated_at: rt.clock.now(),
-        }
+        {Account.password_hash: await hash_password(password), Account.updated_at: rt.clock.now()}
     ).where(Account.id == account_id)
+    await guard.forgive(rt, guard.account_subject(account_id), guard.address_source(origin.ip))
     await sessions.end_all_sessions(rt, account_id)
     await audit.record("password_reset", rt.clock.now(), origin, account_id)

@@ -14,7 +14,7 @@ from litestar.params import Body, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import audit
-from webapp.accounts import forms, sessions
+from webapp.accounts import forms, guard, sessions
 from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view
@@ -35,6 +35,21 @@ def session_cookie(request: Request, token: str | None) -> Cookie:
         secure=not rt.settings.dev,
         samesite="lax",
         max_age=rt.settings.session_absolute_hours * 3600 if token else 0,
+    )
+
+
+def device_cookie(request: Request, account_id: int) -> Cookie:
+    """Marks this browser as a known device of the account: its wrong passwords are counted apart from
+    a stranger's, so a stranger's guesses do not lock the owner out here."""
+    rt = runtime_of(request)
+    return Cookie(
+        key=guard.device_cookie_name(rt),
+        value=guard.device_cookie_value(rt, account_id),
+        path="/",
+        httponly=True,
+        secure=not rt.settings.dev,
+        samesite="lax",
+        max_age=guard.DEVICE_COOKIE_DAYS * 86400,
     )
 
 
@@ -78,6 +93,7 @@ async def login_page(
         errors={},
         next=safe_next(next, ""),
         notice=notice,
+        offer_activation=False,
     )
 
 
@@ -93,7 +109,9 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
     if not password:
         errors["password"] = _("请输入密码")
     if not errors:
-        result = await login(rt, identifier, password, origin_of(request))
+        result = await login(
+            rt, identifier, password, origin_of(request), request.cookies.get(guard.device_cookie_name(rt))
+        )
         if result.outcome is LoginOutcome.OK:
             token = await sessions.start_session(
                 rt,
@@ -101,7 +119,8 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
                 origin_of(request),
                 replacing=request.cookies.get(sessions.cookie_name(rt)),
             )
-            return redirect(request, target, cookies=[session_cookie(request, token)])
+            cookies = [session_cookie(request, token), device_cookie(request, result.account_id)]
+            return redirect(request, target, cookies=cookies)
         if result.outcome is LoginOutcome.UNACTIVATED:
             return redirect(request, "/activate")
         errors.update(login_error(result))
@@ -116,6 +135,7 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
         form={"identifier": identifier},
         errors=errors,
         next=target if target != "/account" else "",
+        offer_activation="password" in errors,  # to everyone: FAQ 3's way, without telling who needs it
     )
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
 from webapp import audit, limits
+from webapp.accounts import guard
 from webapp.accounts.passwords import hash_password, verify_password
 from webapp.accounts.tables import Account
 from webapp.db import write_transaction
@@ -113,121 +114,104 @@ def login_ip_limit(rt: Runtime, ip: str) -> limits.Limit:
     return limits.Limit(rt.limit_key("login-ip", ip), (limits.Rolling(60, rt.settings.login_per_ip_minute),))
 
 
-async def login(rt: Runtime, identifier: str, password: str, origin: audit.Origin) -> LoginResult:
+async def login(
+    rt: Runtime, identifier: str, password: str, origin: audit.Origin, device_cookie: str | None = None
+) -> LoginResult:
     now = rt.clock.now()
     throttle = await limits.take([login_ip_limit(rt, origin.ip)], now)
     if not throttle.allowed:
         return LoginResult(LoginOutcome.THROTTLED, until=throttle.retry_at)
     account = await find_by_identifier(rt, identifier)
-    return await password_attempt(rt, account, password, origin, "login")
-
-
-async def password_attempt(
-    rt: Runtime, account: dict | None, password: str, origin: audit.Origin, purpose: str
-) -> LoginResult:
-    """One password check with its consequences: the lock, the counter, a rehash when parameters changed.
-    Used by login and by the screens that ask for the password again (修改手机号, 修改密码).
-
-    The attempt is reserved (counted as a failure) before Argon2 runs and settled after it under the
-    account's write lock, so parallel guesses cannot all be verified against one stale read: once
-    ``login_max_failures`` attempts are in flight or failed, the account locks, and a right password
-    that finishes after the lock is refused like any other."""
-    now = rt.clock.now()
-    if account is None or account["state"] != "active":
-        await verify_password(account["password_hash"] if account else None, password)  # the same cost
-        if account is None:
-            await audit.record("login_failed", now, origin, reason="unknown_account")
-            return LoginResult(LoginOutcome.WRONG)
-        if account["state"] == "disabled":
-            await audit.record("login_failed", now, origin, account["id"], reason="disabled")
-            return LoginResult(LoginOutcome.DISABLED, account["id"])
-        await audit.record("activation_required", now, origin, account["id"])
-        return LoginResult(LoginOutcome.UNACTIVATED, account["id"])
-    refused = await _reserve_attempt(rt, account, now, origin, purpose)
-    if refused is not None:
-        return refused
-    matches, needs_rehash = await verify_password(account["password_hash"], password)
-    result = await _settle_attempt(rt, account, matches, now, origin, purpose)
-    if result.outcome is LoginOutcome.OK and needs_rehash:
-        await Account.update({Account.password_hash: await hash_password(password)}).where(
-            Account.id == account["id"]
-        )
-    return result
-
-
-async def _lock_state(account_id: int) -> dict:
-    return (
-        await Account.select(Account.failed_logins, Account.locked_until)
-        .where(Account.id == account_id)
-        .first()
+    return await password_attempt(
+        rt, account, password, origin, "login", device_cookie=device_cookie, identifier=identifier
     )
 
 
-async def _refuse_locked(
-    account_id: int, until: datetime, now, origin: audit.Origin, purpose: str
+def canonical_identifier(raw: str) -> str:
+    """The identifier as :func:`find_by_identifier` reads it: one spelling per ID number, phone, username."""
+    value = (raw or "").strip()
+    id_number, phone = normalize_id_number(value), normalize_phone(value)
+    if len(id_number) == 18:
+        return f"id:{id_number}"
+    if MOBILE.fullmatch(phone):
+        return f"phone:{phone}"
+    return f"username:{value.lower()}"
+
+
+def guard_subject(account: dict | None, identifier: str = "") -> str:
+    """Whose failures an attempt counts towards: the account, or the identifier that names nobody."""
+    return guard.account_subject(account["id"]) if account else f"nobody:{canonical_identifier(identifier)}"
+
+
+async def password_attempt(
+    rt: Runtime,
+    account: dict | None,
+    password: str,
+    origin: audit.Origin,
+    purpose: str,
+    *,
+    device_cookie: str | None = None,
+    identifier: str = "",
 ) -> LoginResult:
-    await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
-    return LoginResult(LoginOutcome.LOCKED, account_id, until=until)
-
-
-async def _lock(rt: Runtime, account_id: int, now: datetime, origin: audit.Origin) -> LoginResult:
-    until = now + timedelta(minutes=rt.settings.login_lock_minutes)
-    await Account.update({Account.locked_until: until}).where(Account.id == account_id)
-    await audit.record("account_locked", now, origin, account_id, until=until.isoformat())
-    return LoginResult(LoginOutcome.LOCKED, account_id, until=until)
-
-
-async def _reserve_attempt(
-    rt: Runtime, account: dict, now: datetime, origin: audit.Origin, purpose: str
-) -> LoginResult | None:
-    """Count the attempt before verifying; None when it may go on to Argon2."""
-    account_id = account["id"]
-    async with write_transaction(rt.account_lock(account)):
-        state = await _lock_state(account_id)
-        locked_until = state["locked_until"]
-        if locked_until and locked_until > now:
-            return await _refuse_locked(account_id, locked_until, now, origin, purpose)
-        failures = 0 if locked_until else state["failed_logins"]  # a lock that ran out starts afresh
-        if failures >= rt.settings.login_max_failures:  # that many attempts are still being verified
-            return await _lock(rt, account_id, now, origin)
-        await Account.update({Account.failed_logins: failures + 1, Account.locked_until: None}).where(
+    """One password check with its consequences (:mod:`webapp.accounts.guard`): counted per account and
+    source before Argon2 runs, settled after it. Used by login and by the screens that ask for the password
+    again (修改手机号, 修改密码). Whatever the account's state, and for identifiers that name nobody, a wrong
+    password answers alike; only the right one learns that an account is disabled or not yet activated."""
+    now = rt.clock.now()
+    account_id = account["id"] if account else None
+    source = guard.source_of(rt, account_id, device_cookie, origin.ip)
+    reservation = await guard.reserve(rt, guard_subject(account, identifier), source, now)
+    if reservation.verdict.locked_until:
+        return await _locked(reservation.verdict, account_id, now, origin, purpose)
+    matches, needs_rehash = await verify_password(account["password_hash"] if account else None, password)
+    verdict = await guard.settle(rt, reservation, matches, now)
+    if verdict.locked_until:
+        return await _locked(verdict, account_id, now, origin, purpose)
+    if account is None or not matches:
+        reason = "password" if account else "unknown_account"
+        await audit.record("login_failed", now, origin, account_id, reason=reason, purpose=purpose)
+        return LoginResult(LoginOutcome.WRONG, account_id)
+    if account["state"] == "disabled":
+        await audit.record("login_failed", now, origin, account_id, reason="disabled")
+        return LoginResult(LoginOutcome.DISABLED, account_id)
+    if account["state"] == "unactivated":
+        await audit.record("activation_required", now, origin, account_id)
+        return LoginResult(LoginOutcome.UNACTIVATED, account_id)
+    if needs_rehash:
+        await Account.update({Account.password_hash: await hash_password(password)}).where(
             Account.id == account_id
         )
-    return None
+    event = "login_ok" if purpose == "login" else "password_confirmed"
+    await audit.record(event, now, origin, account_id, purpose=purpose)
+    return LoginResult(LoginOutcome.OK, account_id)
 
 
-async def _settle_attempt(
-    rt: Runtime, account: dict, matches: bool, now: datetime, origin: audit.Origin, purpose: str
+async def _locked(
+    verdict: guard.Verdict, account_id: int | None, now: datetime, origin: audit.Origin, purpose: str
 ) -> LoginResult:
-    """After Argon2, against the account as it is now: a lock set meanwhile stands, even for the right
-    password; the right password clears the counter; a wrong one that reached the limit locks."""
-    account_id = account["id"]
-    async with write_transaction(rt.account_lock(account)):
-        state = await _lock_state(account_id)
-        if state["locked_until"] and state["locked_until"] > now:
-            return await _refuse_locked(account_id, state["locked_until"], now, origin, purpose)
-        if matches:
-            await Account.update({Account.failed_logins: 0, Account.locked_until: None}).where(
-                Account.id == account_id
-            )
-            event = "login_ok" if purpose == "login" else "password_confirmed"
-            await audit.record(event, now, origin, account_id, purpose=purpose)
-            return LoginResult(LoginOutcome.OK, account_id)
-        if state["failed_logins"] >= rt.settings.login_max_failures:
-            return await _lock(rt, account_id, now, origin)
-        await audit.record("login_failed", now, origin, account_id, reason="password", purpose=purpose)
-    return LoginResult(LoginOutcome.WRONG, account_id)
+    if verdict.newly_locked:
+        until = verdict.locked_until.isoformat()
+        await audit.record("account_locked", now, origin, account_id, until=until, purpose=purpose)
+    else:
+        await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
+    return LoginResult(LoginOutcome.LOCKED, account_id, until=verdict.locked_until)
 
 
 async def change_password(
-    rt: Runtime, account_id: int, old: str, new: str, origin: audit.Origin, keep_token: str | None
+    rt: Runtime,
+    account_id: int,
+    old: str,
+    new: str,
+    origin: audit.Origin,
+    keep_token: str | None,
+    device_cookie: str | None = None,
 ) -> tuple[LoginResult, str | None]:
     """(result of the old-password check, error for the new password). The other sessions end."""
     from webapp.accounts import sessions
     from webapp.i18n import N_
 
     account = await Account.select().where(Account.id == account_id).first()
-    result = await password_attempt(rt, account, old, origin, "change_password")
+    result = await password_attempt(rt, account, old, origin, "change_password", device_cookie=device_cookie)
     if result.outcome is not LoginOutcome.OK:
         return result, None
     if new == old:

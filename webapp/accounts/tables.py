@@ -17,8 +17,6 @@ class Account(Table, tablename="account"):
     valid_from = Date()
     valid_to = Date(null=True, default=None)
     source_province = Varchar(length=32, default="")
-    failed_logins = Integer(default=0)
-    locked_until = Timestamptz(null=True, default=None)
     face_consent_at = Timestamptz(null=True, default=None)
     face_template = Bytea(null=True, default=None)
     business_registration = Boolean(default=False)
