@@ -63,5 +63,7 @@ async def test_one_code_submitted_ten_times_in_parallel_is_accepted_once(rt, smt
     phone = factories.phone()
     await send_code(rt, phone, Purpose.REGISTER, factories.ORIGIN)
     code = smtp_sink.code_for(phone)
-    outcomes = await asyncio.gather(*(verify_code(rt, phone, Purpose.REGISTER, code) for _ in range(10)))
+    outcomes = await asyncio.gather(
+        *(verify_code(rt, phone, Purpose.REGISTER, code, factories.ORIGIN) for _ in range(10))
+    )
     assert outcomes.count(CodeCheck.OK) == 1 and outcomes.count(CodeCheck.MISSING) == 9

@@ -1335,3 +1335,34 @@ async def test_every_failed_login_answers_alike_for_nobody_an_account_and_an_imp
     assert mine == imported_account == nobodys
     assert [error for _status, error, _text in mine][:4] == ["账号或密码错误"] * 4
     assert "账号已锁定" in mine[5][1] and '<a href="/activate">激活账号 &gt;</a>' in mine[0][2]
+
+
+async def test_a_stranger_with_someones_phone_spends_neither_its_sms_quota_nor_its_codes_tries(
+    rt, app, client, smtp_sink, clock
+):
+    """The attack: /recover/sms with any name and ID plus the victim's phone spent the victim's quota (the
+    code stored, not delivered), and wrong entries against it used up the victim's daily cap of 10."""
+    _id, owner, phone = await factories.account(rt, "受害人")
+    someone = await factories.citizen(rt, "冒名者")
+    claim = {"name": someone.name, "id_number": someone.id_number, "phone": phone}
+    async with client_from(app, "198.51.100.60") as stranger:
+        token = await csrf_token(stranger, "/recover?method=sms")
+        for _send in range(5):  # the phone's daily quota, had it been spent
+            sent = await post_form(stranger, "/recover/sms", claim, htmx=True, token=token)
+            assert "如信息无误，验证码已发送至" in sent.text, re.findall(r"field__error[^>]*>([^<]*)<", sent.text)
+            for guess in range(3):
+                wrong = await post_form(
+                    stranger, "/recover/code", {**claim, "code": f"00000{guess}"}, htmx=True, token=token
+                )
+                assert field_error(wrong.text, "code") in {
+                    "验证码不正确",
+                    "今日验证码错误次数过多，请明天再试",
+                }
+            clock.advance(minutes=21)  # within the per-hour limit of the claim's own quota
+    assert smtp_sink.to(phone) == []
+    mine = {"name": owner.name, "id_number": owner.id_number, "phone": phone}
+    token = await csrf_token(client, "/recover?method=sms")
+    sent = await post_form(client, "/recover/sms", mine, htmx=True, token=token)
+    assert "如信息无误，验证码已发送至" in sent.text and len(smtp_sink.to(phone)) == 1
+    step2 = await post_form(client, "/recover/code", {**mine, "code": smtp_sink.code_for(phone)}, token=token)
+    assert "您正在重置密码的账户为" in step2.text

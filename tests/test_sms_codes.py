@@ -24,19 +24,19 @@ async def test_code_is_delivered_and_accepted_once(rt, smtp_sink):
     assert message.recipient == f"{phone}@sms.example.org"
     code = smtp_sink.code_for(phone)
     assert "5分钟内有效" in message.text
-    assert await verify_code(rt, phone, Purpose.REGISTER, code) is CodeCheck.OK
-    assert await verify_code(rt, phone, Purpose.REGISTER, code) is CodeCheck.MISSING
+    assert await verify_code(rt, phone, Purpose.REGISTER, code, ORIGIN) is CodeCheck.OK
+    assert await verify_code(rt, phone, Purpose.REGISTER, code, ORIGIN) is CodeCheck.MISSING
 
 
 async def test_code_is_bound_to_phone_and_purpose_and_stored_as_hmac(rt, smtp_sink):
     phone = "13900000002"
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
     code = smtp_sink.code_for(phone)
-    assert await verify_code(rt, phone, Purpose.CHANGE_PHONE, code) is CodeCheck.MISSING
-    assert await verify_code(rt, "13900000003", Purpose.REGISTER, code) is CodeCheck.MISSING
+    assert await verify_code(rt, phone, Purpose.CHANGE_PHONE, code, ORIGIN) is CodeCheck.MISSING
+    assert await verify_code(rt, "13900000003", Purpose.REGISTER, code, ORIGIN) is CodeCheck.MISSING
     [row] = await SmsCode.select()
     assert code not in row["code_hash"] and len(row["code_hash"]) == 64
-    assert await verify_code(rt, phone, Purpose.REGISTER, code) is CodeCheck.OK
+    assert await verify_code(rt, phone, Purpose.REGISTER, code, ORIGIN) is CodeCheck.OK
 
 
 async def test_full_width_digits_are_accepted(rt, smtp_sink):
@@ -44,7 +44,7 @@ async def test_full_width_digits_are_accepted(rt, smtp_sink):
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
     code = smtp_sink.code_for(phone)
     full_width = "".join(chr(ord(c) - ord("0") + ord("０")) for c in code)
-    assert await verify_code(rt, phone, Purpose.REGISTER, f" {full_width} ") is CodeCheck.OK
+    assert await verify_code(rt, phone, Purpose.REGISTER, f" {full_width} ", ORIGIN) is CodeCheck.OK
 
 
 async def test_code_expires_after_five_minutes(rt, smtp_sink, clock):
@@ -52,7 +52,7 @@ async def test_code_expires_after_five_minutes(rt, smtp_sink, clock):
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
     code = smtp_sink.code_for(phone)
     clock.advance(seconds=300)
-    assert await verify_code(rt, phone, Purpose.REGISTER, code) is CodeCheck.MISSING
+    assert await verify_code(rt, phone, Purpose.REGISTER, code, ORIGIN) is CodeCheck.MISSING
 
 
 async def test_five_wrong_entries_void_the_code(rt, smtp_sink, clock):
@@ -60,12 +60,12 @@ async def test_five_wrong_entries_void_the_code(rt, smtp_sink, clock):
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
     code = smtp_sink.code_for(phone)
     wrong = "000000" if code != "000000" else "111111"
-    outcomes = [await verify_code(rt, phone, Purpose.REGISTER, wrong) for _ in range(5)]
+    outcomes = [await verify_code(rt, phone, Purpose.REGISTER, wrong, ORIGIN) for _ in range(5)]
     assert outcomes == [CodeCheck.WRONG] * 4 + [CodeCheck.VOIDED]
-    assert await verify_code(rt, phone, Purpose.REGISTER, code) is CodeCheck.MISSING
+    assert await verify_code(rt, phone, Purpose.REGISTER, code, ORIGIN) is CodeCheck.MISSING
     clock.advance(seconds=60)
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)  # the voided code's successor starts afresh
-    assert await verify_code(rt, phone, Purpose.REGISTER, smtp_sink.code_for(phone)) is CodeCheck.OK
+    assert await verify_code(rt, phone, Purpose.REGISTER, smtp_sink.code_for(phone), ORIGIN) is CodeCheck.OK
 
 
 async def test_a_new_code_does_not_reset_the_wrong_entry_count(rt, smtp_sink, clock):
@@ -74,14 +74,16 @@ async def test_a_new_code_does_not_reset_the_wrong_entry_count(rt, smtp_sink, cl
     first = smtp_sink.code_for(phone)
     wrong = "000000" if first != "000000" else "111111"
     for _ in range(3):
-        assert await verify_code(rt, phone, Purpose.REGISTER, wrong) is CodeCheck.WRONG
+        assert await verify_code(rt, phone, Purpose.REGISTER, wrong, ORIGIN) is CodeCheck.WRONG
     clock.advance(seconds=61)
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
     second = smtp_sink.code_for(phone)
     wrong = next(c for c in ("000000", "111111", "222222") if c != second)
-    assert await verify_code(rt, phone, Purpose.REGISTER, wrong) is CodeCheck.WRONG  # 4th
-    assert await verify_code(rt, phone, Purpose.REGISTER, wrong) is CodeCheck.VOIDED  # 5th, across both codes
-    assert await verify_code(rt, phone, Purpose.REGISTER, second) is CodeCheck.MISSING
+    assert await verify_code(rt, phone, Purpose.REGISTER, wrong, ORIGIN) is CodeCheck.WRONG  # 4th
+    assert (
+        await verify_code(rt, phone, Purpose.REGISTER, wrong, ORIGIN) is CodeCheck.VOIDED
+    )  # 5th, across both codes
+    assert await verify_code(rt, phone, Purpose.REGISTER, second, ORIGIN) is CodeCheck.MISSING
 
 
 async def test_ten_wrong_entries_a_day_block_the_purpose(rt, smtp_sink, clock):
@@ -92,14 +94,16 @@ async def test_ten_wrong_entries_a_day_block_the_purpose(rt, smtp_sink, clock):
         code = smtp_sink.code_for(phone)
         wrong = "000000" if code != "000000" else "111111"
         for _ in range(5):
-            await verify_code(rt, phone, Purpose.REGISTER, wrong)
+            await verify_code(rt, phone, Purpose.REGISTER, wrong, ORIGIN)
             wrong_total += 1
         clock.advance(minutes=61)
     assert wrong_total == 10
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
     code = smtp_sink.code_for(phone)
-    assert await verify_code(rt, phone, Purpose.REGISTER, code) is CodeCheck.BLOCKED
-    assert await verify_code(rt, phone, Purpose.CHANGE_PHONE, "123456") is CodeCheck.MISSING  # other purpose
+    assert await verify_code(rt, phone, Purpose.REGISTER, code, ORIGIN) is CodeCheck.BLOCKED
+    assert (
+        await verify_code(rt, phone, Purpose.CHANGE_PHONE, "123456", ORIGIN) is CodeCheck.MISSING
+    )  # other purpose
 
 
 async def test_twenty_concurrent_sends_deliver_exactly_one(rt, smtp_sink):

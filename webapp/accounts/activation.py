@@ -37,17 +37,27 @@ async def _unactivated_match(rt: Runtime, id_number: str, phone: str) -> dict | 
     return None
 
 
+async def sms_shadow(rt: Runtime, id_number: str, phone: str) -> str | None:
+    """None when the ID number and phone are those of an unactivated account; else the claim that holds
+    the code (webapp/sms/codes.py: never sent, the phone's owner never sees it)."""
+    return (
+        None if await _unactivated_match(rt, id_number, phone) else f"{Purpose.ACTIVATE}|{id_number}|{phone}"
+    )
+
+
 async def send_activation_code(rt: Runtime, id_number: str, phone: str, origin: audit.Origin) -> SendResult:
-    match = await _unactivated_match(rt, id_number, phone)
-    return await send_code(rt, phone, Purpose.ACTIVATE, origin, deliver=match is not None)
+    return await send_code(rt, phone, Purpose.ACTIVATE, origin, await sms_shadow(rt, id_number, phone))
 
 
 async def check_activation_code(
     rt: Runtime, id_number: str, phone: str, code: str, origin: audit.Origin
 ) -> tuple[int | None, CodeCheck]:
-    check = await verify_code(rt, phone, Purpose.ACTIVATE, code)
-    match = await _unactivated_match(rt, id_number, phone)
-    if check is CodeCheck.OK and match:
+    shadow_of = await sms_shadow(rt, id_number, phone)
+    check = await verify_code(rt, phone, Purpose.ACTIVATE, code, origin, shadow_of)
+    match = (
+        await _unactivated_match(rt, id_number, phone) if check is CodeCheck.OK and not shadow_of else None
+    )
+    if match:
         await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"])
         return match["id"], check
     return None, check

@@ -17,6 +17,7 @@ from webapp.accounts.activation import (
     check_activation_code,
     find_unactivated,
     send_activation_code,
+    sms_shadow,
     validate_username,
 )
 from webapp.accounts.registration import send_code_to_new_phone
@@ -60,7 +61,7 @@ async def _phone_step(
         via=via,
         form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
         errors=forms.translated(errors),
-        retry_at=await next_send_at(rt, phone) if phone else None,
+        retry_at=await _retry_at(rt, step, data, phone),
         notice=notice,
         sms_url="/activate/face/sms" if via else "/activate/sms",
         form_id="activate-form",
@@ -91,6 +92,17 @@ async def activate_page(request: HTMXRequest) -> Response:
     if flow and flow.state == "phone_verified":
         return _step2(request, {}, {}, flow.data.get("via", ""))
     return await _step1(request, {}, {}, "partials/activate_step.html")
+
+
+async def _retry_at(rt, step, data: dict, phone: str | None):
+    """The countdown of 发送验证码. Step 1 (the phone on record) counts down alike whether or not the ID
+    number and phone belong to an unactivated account; a new number (activation by face) is its own."""
+    if not phone:
+        return None
+    if step != 1:
+        return await next_send_at(rt, phone)
+    id_number, _phone = _read_step1(rt, data, {})
+    return await next_send_at(rt, phone, await sms_shadow(rt, id_number, phone)) if id_number else None
 
 
 def _read_step1(rt, data: dict, errors: dict[str, str]) -> tuple[str | None, str | None]:

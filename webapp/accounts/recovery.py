@@ -22,24 +22,34 @@ async def _phone_matches(rt: Runtime, account: dict | None, phone: str) -> bool:
     return account is not None and account["phone_index"] in rt.phone_indexes(phone)
 
 
+async def sms_shadow(rt: Runtime, name: str, id_number: str, phone: str) -> str | None:
+    """None when ``phone`` is on record for the active account named; else the claim that holds the code
+    (webapp/sms/codes.py: never sent, the phone's owner never sees it)."""
+    account = await find_for_recovery(rt, name, id_number)
+    return (
+        None
+        if await _phone_matches(rt, account, phone)
+        else f"{Purpose.RESET_PASSWORD}|{name}|{id_number}|{phone}"
+    )
+
+
 async def send_recovery_code(
     rt: Runtime, name: str, id_number: str, phone: str, origin: audit.Origin
 ) -> SendResult:
-    account = await find_for_recovery(rt, name, id_number)
-    return await send_code(
-        rt, phone, Purpose.RESET_PASSWORD, origin, deliver=await _phone_matches(rt, account, phone)
-    )
+    shadow_of = await sms_shadow(rt, name, id_number, phone)
+    return await send_code(rt, phone, Purpose.RESET_PASSWORD, origin, shadow_of)
 
 
 async def check_recovery_code(
     rt: Runtime, name: str, id_number: str, phone: str, code: str, origin: audit.Origin
 ) -> tuple[dict | None, CodeCheck]:
-    check = await verify_code(rt, phone, Purpose.RESET_PASSWORD, code)
-    account = await find_for_recovery(rt, name, id_number)
-    if check is CodeCheck.OK and await _phone_matches(rt, account, phone):
+    shadow_of = await sms_shadow(rt, name, id_number, phone)
+    check = await verify_code(rt, phone, Purpose.RESET_PASSWORD, code, origin, shadow_of)
+    if check is CodeCheck.OK and shadow_of is None:
+        account = await find_for_recovery(rt, name, id_number)
         await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="sms")
         return account, check
-    return None, CodeCheck.WRONG if check is CodeCheck.OK else check
+    return None, check
 
 
 async def reset_password(rt: Runtime, account_id: int, password: str, origin: audit.Origin) -> None:

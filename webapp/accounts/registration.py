@@ -62,7 +62,7 @@ async def move_to_new_phone(
     rt: Runtime, account_id: int, phone: str, code: str, purpose: Purpose, origin: audit.Origin
 ) -> tuple[dict[str, str], str | None]:
     """The code proves the new number, which replaces the one on record: ({field: refusal}, old number)."""
-    check = await verify_code(rt, phone, purpose, code)
+    check = await verify_code(rt, phone, purpose, code, origin)
     if check is not CodeCheck.OK:
         return {"code": CHECK_MESSAGES[check]}, None
     try:
@@ -93,7 +93,7 @@ async def register(
         return None, {"id_number": ALREADY_REGISTERED}
     if await phone_in_use(rt, form.phone):
         return None, {"phone": PHONE_TAKEN}
-    check = await verify_code(rt, form.phone, Purpose.REGISTER, form.code)
+    check = await verify_code(rt, form.phone, Purpose.REGISTER, form.code, origin)
     if check is not CodeCheck.OK:
         return None, {"code": CHECK_MESSAGES[check]}
     new = NewAccount(form.name, form.id_number, form.valid_from, form.valid_to, form.phone, form.password)

@@ -17,6 +17,7 @@ from webapp.accounts.recovery import (
     find_for_recovery,
     reset_password,
     send_recovery_code,
+    sms_shadow,
 )
 from webapp.accounts.routes import Form, session_cookie, signed_in_account
 from webapp.accounts.service import find_by_identifier
@@ -177,7 +178,10 @@ async def recover_page(request: HTMXRequest, method: FromQuery[str] = "face") ->
 
 async def _recover_sms_step(request: Request, data: dict, errors: dict[str, str], notice: str = ""):
     """The way without a face: 姓名, 身份证号, the phone on record and its code."""
+    rt = runtime_of(request)
+    name, id_number = _read_identity(rt, data, {})
     phone = forms.read_phone(data, {})
+    holder_known = name and id_number and phone
     return _recover_page(
         request,
         "sms",
@@ -186,7 +190,9 @@ async def _recover_sms_step(request: Request, data: dict, errors: dict[str, str]
         notice=notice,
         sms_url="/recover/sms",
         form_id="recover-form",
-        retry_at=await next_send_at(runtime_of(request), phone) if phone else None,
+        retry_at=await next_send_at(rt, phone, await sms_shadow(rt, name, id_number, phone))
+        if holder_known
+        else None,
     )
 
 

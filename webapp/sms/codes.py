@@ -1,4 +1,11 @@
-"""SMS verification codes: issue, deliver, verify (DESIGN §4)."""
+"""SMS verification codes: issue, deliver, verify (DESIGN §4).
+
+Some screens must not tell whether what was typed matches an account (忘记密码, 激活账号): for a claim
+that matches nobody the code is issued as a *shadow* — stored under the claim, not the phone, never
+sent, never enterable — with limits of its own. So a stranger who types someone's phone number next to
+another name spends neither that phone's SMS quota nor its code's tries, and voids none of its codes.
+Wrong entries count against the one who makes them: the code's own tries, then a daily cap per code
+holder (phone or claim) and address."""
 
 from __future__ import annotations
 
@@ -82,9 +89,13 @@ def send_outcome(
 
 def phone_limit(rt: Runtime, phone: str) -> limits.Limit:
     """Per phone, across all purposes: 1 a minute, 3 in any hour, 5 per Shanghai calendar day."""
+    return _send_limit(rt, rt.limit_key("sms-phone", phone))
+
+
+def _send_limit(rt: Runtime, key: str) -> limits.Limit:
     s = rt.settings
     return limits.Limit(
-        rt.limit_key("sms-phone", phone),
+        key,
         (
             limits.Rolling(60, s.sms_per_minute),
             limits.Rolling(3600, s.sms_per_hour),
@@ -97,52 +108,60 @@ def ip_limit(rt: Runtime, ip: str) -> limits.Limit:
     return limits.Limit(rt.limit_key("sms-ip", ip), (limits.Rolling(3600, rt.settings.sms_per_ip_hour),))
 
 
-def wrong_entry_limit(rt: Runtime, phone: str, purpose: Purpose) -> limits.Limit:
+def wrong_entry_limit(rt: Runtime, holder: str, purpose: Purpose, ip: str) -> limits.Limit:
     return limits.Limit(
-        rt.limit_key(f"sms-wrong-{purpose}", phone),
+        rt.limit_key(f"sms-wrong-{purpose}", f"{holder}|{ip}"),
         (limits.CalendarDay(SHANGHAI, rt.settings.sms_wrong_per_day),),
     )
+
+
+def _holder(rt: Runtime, phone: str, shadow_of: str | None) -> str:
+    """Whose code: the phone's, or (a shadow) the claim's that matched nobody."""
+    return rt.keyring.keyed_hash("sms-claim", shadow_of) if shadow_of else rt.phone_index(phone)
+
+
+def _holder_limit(rt: Runtime, phone: str, holder: str, shadow_of: str | None) -> limits.Limit:
+    return _send_limit(rt, rt.limit_key("sms-claim", holder)) if shadow_of else phone_limit(rt, phone)
 
 
 def _code_hash(rt: Runtime, phone_index: str, purpose: Purpose, code: str) -> str:
     return rt.keyring.keyed_hash("sms-code", f"{phone_index}:{purpose}:{code}")
 
 
-async def next_send_at(rt: Runtime, phone: str) -> datetime | None:
-    """When the 获取验证码 button may be pressed again (None: now), for a countdown that survives reloads."""
-    return await limits.blocked(phone_limit(rt, phone), rt.clock.now())
+async def next_send_at(rt: Runtime, phone: str, shadow_of: str | None = None) -> datetime | None:
+    """When the 获取验证码 button may be pressed again (None: now), for a countdown that survives reloads;
+    ``shadow_of`` as for :func:`send_code`, so the countdown too is the same either way."""
+    holder = _holder(rt, phone, shadow_of)
+    return await limits.blocked(_holder_limit(rt, phone, holder, shadow_of), rt.clock.now())
 
 
 async def send_code(
-    rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin, deliver: bool = True
+    rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin, shadow_of: str | None = None
 ) -> SendResult:
-    """Take the phone's and the address's slots, store the code, deliver it. A failed delivery gives the
-    phone's slot back.
-
-    deliver=False does the same work up to the point of sending, for requests that must not reveal whether
-    the account exists or the phone matches: the stored code is never sent, so no entry can match it.
-    """
+    """Take the holder's and the address's slots, store the code, deliver it. A failed delivery gives the
+    holder's slot back. ``shadow_of``: the claim (what was typed) when it matches nobody; the same work
+    and answers, but the code is held by the claim and never sent."""
     now = rt.clock.now()
-    decision = await limits.take([phone_limit(rt, phone), ip_limit(rt, origin.ip)], now)
+    holder = _holder(rt, phone, shadow_of)
+    decision = await limits.take([_holder_limit(rt, phone, holder, shadow_of), ip_limit(rt, origin.ip)], now)
     if not decision.allowed:
         return SendResult(sent=False, retry_at=decision.retry_at)
-    phone_index = rt.phone_index(phone)
     code = f"{secrets.randbelow(10**6):06d}"
-    async with write_transaction(phone_index):
-        previous = await _active_code(phone_index, purpose, now)
+    async with write_transaction(holder):
+        previous = await _active_code(holder, purpose, now)
         await SmsCode.update({SmsCode.used_at: now}).where(
-            (SmsCode.phone_index == phone_index) & (SmsCode.purpose == purpose) & SmsCode.used_at.is_null()
+            (SmsCode.phone_index == holder) & (SmsCode.purpose == purpose) & SmsCode.used_at.is_null()
         )
         row = SmsCode(
-            phone_index=phone_index,
+            phone_index=holder,
             purpose=purpose,
-            code_hash=_code_hash(rt, phone_index, purpose, code),
+            code_hash=_code_hash(rt, holder, purpose, secrets.token_hex(16) if shadow_of else code),
             created_at=now,
             expires_at=now + timedelta(seconds=rt.settings.sms_code_ttl),
             wrong_entries=_carried_wrong_entries(rt, previous),
         )
         await row.save()
-    if not deliver:
+    if shadow_of:
         return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
     text = CODE_TEXT.format(code=code, minutes=rt.settings.sms_code_ttl // 60)
     try:
@@ -199,18 +218,26 @@ def normalize_code(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw or "").strip()
 
 
-async def verify_code(rt: Runtime, phone: str, purpose: Purpose, entered: str) -> CodeCheck:
-    """Single use: of parallel submissions of one right code, exactly one gets OK."""
+async def verify_code(
+    rt: Runtime,
+    phone: str,
+    purpose: Purpose,
+    entered: str,
+    origin: audit.Origin,
+    shadow_of: str | None = None,
+) -> CodeCheck:
+    """Single use: of parallel submissions of one right code, exactly one gets OK. ``shadow_of`` as for
+    :func:`send_code`: a shadow code is never OK, and its wrong entries are the claimant's."""
     now = rt.clock.now()
-    phone_index = rt.phone_index(phone)
-    wrong_limit = wrong_entry_limit(rt, phone, purpose)
-    async with write_transaction(phone_index):
+    holder = _holder(rt, phone, shadow_of)
+    wrong_limit = wrong_entry_limit(rt, holder, purpose, origin.ip)
+    async with write_transaction(holder):
         if await limits.blocked(wrong_limit, now) is not None:
             return CodeCheck.BLOCKED
-        active = await _active_code(phone_index, purpose, now)
+        active = await _active_code(holder, purpose, now)
         if active is None or active["wrong_entries"] >= rt.settings.sms_code_max_wrong:
             return CodeCheck.MISSING
-        candidate = _code_hash(rt, phone_index, purpose, normalize_code(entered))
+        candidate = _code_hash(rt, holder, purpose, normalize_code(entered))
         if constant_time_equal(candidate, active["code_hash"]):
             await SmsCode.update({SmsCode.used_at: now}).where(SmsCode.id == active["id"])
             return CodeCheck.OK
