@@ -227,3 +227,14 @@ def test_old_secret_keys_are_validated(settings):
     with pytest.raises(Exception, match="lists the current"):
         replace(settings, old_secret_keys=f"{'x' * 40}, {settings.secret_key}").validate()
     assert replace(settings, old_secret_keys=f" {'x' * 40} ,").validate().retired_secret_keys == ["x" * 40]
+
+
+async def test_an_api_key_made_under_a_retired_key_still_works_and_moves_to_the_new_one(rt):
+    from webapp.business.apikeys import ApiKey, authenticate, create_api_key, key_hash
+
+    _info, key = await create_api_key(before_rotation(rt), "registry", factories.ORIGIN)
+    found = await authenticate(rt, f"Bearer {key}")
+    assert found.key is not None and found.key.name == "registry"
+    assert (await ApiKey.select(ApiKey.secret_hash).first())["secret_hash"] == key_hash(rt, key)
+    new_key_only = runtime_with(rt, old_secret_keys="")  # the old key can now be dropped
+    assert (await authenticate(new_key_only, f"Bearer {key}")).key is not None

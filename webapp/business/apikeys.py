@@ -125,11 +125,14 @@ async def authenticate(rt: Runtime, authorization: str | None) -> Authentication
         return Authentication(None, "missing")
     if len(presented) > MAX_KEY_LENGTH or not _KEY_SHAPE.fullmatch(presented):
         return Authentication(None, "malformed")
-    row = await ApiKey.select().where(ApiKey.secret_hash == key_hash(rt, presented)).first()
+    hashes = rt.keyring.keyed_hashes("api_key", presented)  # the current key's first
+    row = await ApiKey.select().where(ApiKey.secret_hash.is_in(list(hashes))).first()
     if row is None:
         return Authentication(None, "unknown")
     if row["revoked_at"] is not None:
         return Authentication(None, "revoked")
+    if row["secret_hash"] != hashes[0]:  # stored under a retired master key: moved on first use
+        await ApiKey.update({ApiKey.secret_hash: hashes[0]}).where(ApiKey.id == row["id"])
     now = rt.clock.now()
     if row["last_used_at"] is None or now - row["last_used_at"] >= TOUCH_EVERY:
         await ApiKey.update({ApiKey.last_used_at: now}).where(ApiKey.id == row["id"])
