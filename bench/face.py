@@ -31,21 +31,6 @@ BUDGET_DECISION_S = 0.5
 PHOTO = "obama-2.jpg"
 
 
-def render_stream(plan, performer, fps: float = 12.0) -> list[tuple[float, bytes]]:
-    """(page ms, JPEG) of a stream whose page shows ``plan`` on time, in front of ``performer``."""
-    from tests.support.stream import Screen
-    from webapp.face.light import hex_colour
-
-    screen = Screen()
-    frames = []
-    for k in range(int(plan.duration_ms / 1000 * fps)):
-        t = k / fps
-        screen.steps = [(at / 1000, step.value) for at, step in plan.steps if at <= t * 1000]
-        screen.lights = [(at / 1000, hex_colour(rgb)) for at, rgb in plan.colours if at <= t * 1000]
-        frames.append((t * 1000, performer(t, screen)))
-    return frames
-
-
 def naive(frames: list[bytes]) -> int:
     """Upsample-1 HOG, 68 landmarks and an embedding on every frame, scaled to 640×480."""
     import numpy as np
@@ -125,6 +110,7 @@ async def main() -> int:
     import dlib
 
     from tests.support.performers import LivePerson, prerecorded, warped_still
+    from tests.support.stream import render_stream
     from webapp.face.pool import FacePool
     from webapp.face.scan import draw_plan
 

@@ -184,3 +184,23 @@ def test_streams_that_are_not_live_captures_are_void(plan, frames):
     found = timing_problems(frames(plan), plan)
     assert found.get("problem") in {scan.STREAM_TIMING, scan.TOO_FEW_FRAMES}, found
     assert not evaluate(plan, frames(plan), 10).ok
+
+
+# --- whole streams, offline ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [104, 108, 117])
+async def test_a_blink_right_after_coming_closer_is_seen(face_pool, seed):
+    """Plans whose blink follows the approach, with camera noise that hid it: the open-eye baseline was
+    taken over the whole stream, where a turned head reads wider eyes. Now over frontal frames."""
+    from tests.support.performers import LivePerson
+    from tests.support.stream import render_stream
+    from webapp.face.check import LiveScan
+
+    plan = draw_plan(random.Random(seed))
+    assert [step for _at, step in plan.steps][2] is Step.BLINK
+    live = LiveScan(face_pool, plan)
+    for page_ms, jpeg in render_stream(plan, LivePerson("obama-2.jpg", seed=seed)):
+        live.add(page_ms, page_ms + 30, jpeg)
+    check = await live.decide(60.0)
+    assert check.ok, (check.code, check.figures.get("light"))

@@ -1349,7 +1349,7 @@ async def test_a_stranger_with_someones_phone_spends_neither_its_sms_quota_nor_i
         token = await csrf_token(stranger, "/recover?method=sms")
         for _send in range(5):  # the phone's daily quota, had it been spent
             sent = await post_form(stranger, "/recover/sms", claim, htmx=True, token=token)
-            assert "如信息无误，验证码已发送至" in sent.text, re.findall(r"field__error[^>]*>([^<]*)<", sent.text)
+            assert "如信息无误，验证码已发送至" in sent.text
             for guess in range(3):
                 wrong = await post_form(
                     stranger, "/recover/code", {**claim, "code": f"00000{guess}"}, htmx=True, token=token

@@ -143,6 +143,21 @@ class StreamRun:
         return ""
 
 
+def render_stream(plan, performer: Performer, fps: float = 12.0) -> list[tuple[float, bytes]]:
+    """(page ms, JPEG) of a stream whose page shows ``plan`` on time, rendered offline (no clock)."""
+    from webapp.face.light import hex_colour
+
+    frames = []
+    for k in range(int(plan.duration_ms / 1000 * fps)):
+        t = k / fps
+        screen = Screen(
+            [(at / 1000, step.value) for at, step in plan.steps if at <= t * 1000],
+            [(at / 1000, hex_colour(rgb)) for at, rgb in plan.colours if at <= t * 1000],
+        )
+        frames.append((t * 1000, performer(t, screen)))
+    return frames
+
+
 def cookies_of(client) -> dict[str, str]:
     return {cookie.name: cookie.value for cookie in client.cookies.jar}
 

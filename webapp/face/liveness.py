@@ -45,8 +45,8 @@ from webapp.i18n import N_
 # --- thresholds ------------------------------------------------------------------------------------
 
 EAR_BASELINE_PERCENTILE = 70  # open-eye EAR: this percentile of the stream's EAR (a blink is brief)
-BLINK_CLOSED_RATIO = 0.75  # a blink frame: EAR at or below 0.75 × the open-eye baseline
-BLINK_OPEN_RATIO = 0.85  # open again: EAR at or above 0.85 × baseline (hysteresis band between)
+BLINK_CLOSED_RATIO = 0.8  # a blink frame: EAR at or below 0.8 × the open-eye baseline
+BLINK_OPEN_RATIO = 0.88  # open again: EAR at or above 0.88 × baseline (hysteresis band between)
 BLINK_MAX_FRAMES = 5  # longest dip that still counts as a blink (400 ms at 12 fps)
 
 MAR_BASELINE_PERCENTILE = 20  # resting mouth: a low percentile of the stream's MAR

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 
 from webapp.face.decode import FRAME_FORMATS, MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
 from webapp.face.geometry import Pose, head_pose, perspective_cue
@@ -119,10 +120,13 @@ def _image_size(image: np.ndarray) -> tuple[int, int]:
 
 
 def find_faces(image: np.ndarray, *, models: FaceModels | None = None) -> list[tuple[Box, float]]:
-    """All HOG detections (upsample 0), best score first."""
+    """All HOG detections (upsample 0), best score first. On the grey image: HOG on colour takes each
+    pixel's strongest channel gradient, a quarter more work for no better faces (measured on the scan's
+    streams: the same faces, fewer doubled boxes)."""
     models = models or get_models()
     _image_size(image)
-    rects, scores, _ = models.detector.run(image, 0, 0.0)
+    grey = np.asarray(Image.fromarray(image).convert("L")) if image.ndim == 3 else image
+    rects, scores, _ = models.detector.run(grey, 0, 0.0)
     found = [(Box.from_dlib(rect), float(score)) for rect, score in zip(rects, scores, strict=True)]
     return sorted(found, key=lambda item: -item[1])
 

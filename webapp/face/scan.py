@@ -341,7 +341,7 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
         return refuse(NO_TURN)
 
     extra = plan.extra
-    if not _extra_seen(extra, analyses, usable, times, plan):
+    if not _extra_seen(extra, analyses, frontal(usable), times, plan):
         return refuse(EXTRA_NOT_SEEN, extra)
 
     best, other = _frames_to_embed(analyses, usable, resting_yaw, center, near)
@@ -357,7 +357,8 @@ def _extra_seen(
     times: Sequence[float],
     plan: ScanPlan,
 ) -> bool:
-    """A blink or an open mouth that starts within the extra instruction's window."""
+    """A blink or an open mouth that starts within the extra instruction's window, among frontal frames
+    (``usable``): a turned head reads wider eyes, which would raise the open-eye baseline."""
     start, end = plan.step_window(extra)
     base = Baselines.of(analyses, usable)
     if extra == Step.BLINK:
