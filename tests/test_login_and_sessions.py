@@ -43,21 +43,27 @@ async def test_five_wrong_passwords_lock_until_the_time_shown(rt, client, clock)
     )
 
 
-async def test_twenty_wrong_passwords_and_the_right_one_at_once_verify_at_most_five(rt, client, monkeypatch):
-    """The attacker's race: all 20 guesses were verified, the account locked four times, and the right
-    password then signed in and cleared the lock. Each attempt is now reserved before Argon2 runs."""
-    verified = []
+@pytest.fixture
+def verified(monkeypatch) -> list[str]:
+    """The stored hashes Argon2 verified against, in order (the real hasher does the work)."""
+    calls: list[str] = []
     real = passwords.HASHER
 
     class CountingHasher:
         def verify(self, stored, password):
-            verified.append(password)
+            calls.append(stored)
             return real.verify(stored, password)
 
         def __getattr__(self, name):
             return getattr(real, name)
 
     monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+    return calls
+
+
+async def test_twenty_wrong_passwords_and_the_right_one_at_once_verify_at_most_five(rt, client, verified):
+    """The attacker's race: all 20 guesses were verified, the account locked four times, and the right
+    password then signed in and cleared the lock. Each attempt is now reserved before Argon2 runs."""
     _id, _record, phone = await factories.account(rt)
     token = await csrf_token(client)
     guesses = [f"Wrong-{k}-pw" for k in range(20)] + [factories.PASSWORD]
@@ -76,22 +82,10 @@ async def test_twenty_wrong_passwords_and_the_right_one_at_once_verify_at_most_f
     assert events.count("account_locked") == 1 and "login_ok" not in events
 
 
-async def test_unknown_accounts_cost_one_argon2_verification_too(rt, monkeypatch):
-    calls = []
-    real = passwords.HASHER
-
-    class CountingHasher:
-        def verify(self, stored, password):
-            calls.append(stored)
-            return real.verify(stored, password)
-
-        def __getattr__(self, name):
-            return getattr(real, name)
-
-    monkeypatch.setattr(passwords, "HASHER", CountingHasher())
+async def test_unknown_accounts_cost_one_argon2_verification_too(rt, verified):
     await factories.account(rt)
     unknown = await login(rt, "13000000000", "Whatever-pass-1", factories.ORIGIN)
-    assert unknown.outcome is LoginOutcome.WRONG and len(calls) == 1
+    assert unknown.outcome is LoginOutcome.WRONG and len(verified) == 1
 
 
 async def test_every_identifier_logs_in_and_each_login_gets_a_new_token(rt, client):
