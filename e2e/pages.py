@@ -57,6 +57,7 @@ class LoginPage(Screen):
         """The guide's FAQ 3: any password, then the way into 激活账号 that every failed login offers."""
         self.log_in(identifier, "any-password")
         expect(self.page.locator("#error-password")).to_have_text("账号或密码错误")
+        screenshot(self.page, "03-login-failed-offers-activation")
         self.page.get_by_role("link", name="激活账号").click()
         expect(self.page).to_have_url(re.compile(r"/activate$"))
 
