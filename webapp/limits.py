@@ -80,7 +80,8 @@ class Decision:
     event_ids: tuple[int, ...] = ()
 
 
-async def _times(key: str, since: datetime) -> list[datetime]:
+async def event_times(key: str, since: datetime) -> list[datetime]:
+    """When the events under ``key`` after ``since`` happened, oldest first."""
     rows = await RateEvent.select(RateEvent.at).where((RateEvent.key == key) & (RateEvent.at > since))
     return sorted(row["at"] for row in rows)
 
@@ -88,7 +89,7 @@ async def _times(key: str, since: datetime) -> list[datetime]:
 async def blocked(limit: Limit, now: datetime) -> datetime | None:
     """Read-only check, for showing a countdown."""
     since = min(w.window_start(now) for w in limit.windows)
-    return blocked_until(await _times(limit.key, since), now, limit.windows)
+    return blocked_until(await event_times(limit.key, since), now, limit.windows)
 
 
 async def take(limits: Sequence[Limit], now: datetime) -> Decision:

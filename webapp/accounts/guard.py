@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from webapp.clock import SHANGHAI
 from webapp.crypto import constant_time_equal
 from webapp.db import write_transaction
-from webapp.limits import CalendarDay, RateEvent
+from webapp.limits import CalendarDay, RateEvent, event_times
 from webapp.runtime import Runtime
 
 DEVICE_COOKIE_DAYS = 400
@@ -99,11 +99,6 @@ def _device_mac(rt: Runtime, account_id: int, device: str) -> str:
     return rt.keyring.keyed_hash("known-device", f"{account_id}:{device}")[:32]
 
 
-async def _times(key: str, since: datetime) -> list[datetime]:
-    rows = await RateEvent.select(RateEvent.at).where((RateEvent.key == key) & (RateEvent.at > since))
-    return sorted(row["at"] for row in rows)
-
-
 async def _lock(rt: Runtime, keys: Keys, now: datetime) -> Verdict:
     """Lock the source; its failures are spent (the lock now stands for them)."""
     await RateEvent.insert(RateEvent(key=keys.lock, at=now))
@@ -113,18 +108,18 @@ async def _lock(rt: Runtime, keys: Keys, now: datetime) -> Verdict:
 
 async def _standing_lock(rt: Runtime, keys: Keys, now: datetime) -> Verdict:
     lock_span = timedelta(minutes=rt.settings.login_lock_minutes)
-    locks = await _times(keys.lock, now - lock_span)
+    locks = await event_times(keys.lock, now - lock_span)
     if locks:
         return Verdict(locks[-1] + lock_span)
     day = CalendarDay(SHANGHAI, rt.settings.login_max_failures_per_day)
-    today = await _times(keys.day, day.window_start(now))
+    today = await event_times(keys.day, day.window_start(now))
     if len(today) >= day.limit:
         return Verdict(day.reopens_at(today, now))
     return Verdict()
 
 
 async def _failures(rt: Runtime, keys: Keys, now: datetime) -> int:
-    return len(await _times(keys.failures, now - COUNT_WINDOW))
+    return len(await event_times(keys.failures, now - COUNT_WINDOW))
 
 
 async def reserve(rt: Runtime, subject: str, source: str, now: datetime) -> Reservation:
