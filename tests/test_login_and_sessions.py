@@ -185,3 +185,17 @@ async def test_login_is_limited_per_ip(rt, client):
     throttled = await login(tight, "13000000001", "x-Wrong-pass", factories.ORIGIN)
     assert throttled.outcome is LoginOutcome.THROTTLED
     assert throttled.until == rt.clock.now() + timedelta(seconds=60)
+
+
+async def test_a_lock_set_while_the_right_password_was_being_checked_stands(rt):
+    """The right password's Argon2 is slow; four wrong ones reserved after it lock the source meanwhile.
+    Settling after them, the right one must not sign in (nor clear the count)."""
+    from webapp.accounts import guard
+
+    now = rt.clock.now()
+    right = await guard.reserve(rt, "account:1", "ip:203.0.113.9", now)
+    for _ in range(4):
+        wrong = await guard.reserve(rt, "account:1", "ip:203.0.113.9", now)
+        verdict = await guard.settle(rt, wrong, False, now)
+    assert verdict.newly_locked
+    assert (await guard.settle(rt, right, True, now)).locked_until == verdict.locked_until
