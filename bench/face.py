@@ -28,7 +28,7 @@ from _root import ROOT
 FACES = ROOT / "tests" / "fixtures" / "faces"
 BUDGET_RATIO = 8
 BUDGET_DECISION_S = 0.5
-PHOTO = "obama-2.jpg"
+PHOTO = "obama-4-480p.jpg"  # tests/support/performers.PERSON
 
 
 def naive(frames: list[bytes]) -> int:
@@ -91,8 +91,8 @@ def margins(figures: dict) -> str:
         parts.append(
             f"light r {lit['correlation']:.2f} (≥ {light.MIN_CORRELATION}), amplitude {lit['amplitude']:.3f} "
             f"(≥ {light.MIN_AMPLITUDE}), lag {lit['lag_ms']} ms (≤ {lit['lag_allowed_ms'][1]}), "
-            f"colours {lit['colours_matched'][0]}/{lit['colours_matched'][1]} "
-            f"(≥ {lit['colours_matched'][1] - light.MAX_MISMATCHED_COLOURS})"
+            f"changes {lit['changes_matched'][0]}/{lit['changes_matched'][1]} "
+            f"(≥ {lit['changes_matched'][1] - light.MAX_MISMATCHED_COLOURS})"
         )
     if figures.get("approach", {}).get("growth"):
         approach = figures["approach"]

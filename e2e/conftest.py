@@ -105,11 +105,11 @@ def citizen(citizen_pool) -> Citizen:
 
 @pytest.fixture
 def photo_citizen(citizen, server, tmp_path) -> Citizen:
-    """The citizen, with obama-1.jpg as the registry's reference photo."""
+    """The citizen, with obama-3.jpg as the registry's reference photo."""
     csv = tmp_path / "photo.csv"
     csv.write_text(
         "name,id_number,valid_from,valid_to,photo\n"
-        f"{citizen.name},{citizen.id_number},{citizen.valid_from},{citizen.valid_to},obama-1.jpg\n",
+        f"{citizen.name},{citizen.id_number},{citizen.valid_from},{citizen.valid_to},obama-3.jpg\n",
         encoding="utf-8",
     )
     server.cli("authority", "import", str(csv), "--photos", str(FACES))

@@ -1,10 +1,10 @@
 """Screens 6, 7, 8, 11, 12, activation by face, and the face scan component (17).
 
-The person is an injected camera (e2e/camera.py): obama-2.jpg on a 3-D head that follows the page's
+The person is an injected camera (e2e/camera.py): obama-4-480p.jpg on a 3-D head that follows the page's
 instructions and is lit by the colour on screen — which is exactly the adaptive real-time attacker the
 check cannot stop (SECURITY.md), standing in for a person because CI has no face. The refusals are the
 same renderer with another person's photo, and Chromium's fake camera playing pre-recorded clips (the old
-2-D warps of one photo, two faces). The citizen's registry photo is obama-1.jpg."""
+2-D warps of one photo, two faces). The citizen's registry photo is obama-3.jpg."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ from e2e.camera import InjectedCamera
 from e2e.conftest import FACES, SIZES, screenshot
 from e2e.pages import AccountPage, ActivatePage, FaceScan, LoginPage
 from e2e.test_accounts import PASSWORD, register
+from tests.support.performers import PERSON
 
-OBAMA = {"photo": "obama-2.jpg", "live": True}  # the injected camera: a rendered head, lit by the screen
+OBAMA = {"photo": PERSON, "live": True}  # the injected camera: a rendered head, lit by the screen
 STRANGER = {"photo": "collins-1.png", "live": True}  # the same renderer with another person's photo
 WARPED = {"photo": "obama-2.jpg"}  # Chromium's fake camera playing the old 2-D warps of one photo
 TWO_FACES = {"photo": "obama-2.jpg", "second_face": "biden-1.jpg"}

@@ -1,7 +1,7 @@
 """The attack that won on the first design, and its relatives, through the real endpoints.
 
 An attacker with a person's name, ID number and one ordinary photo (obama-2.jpg; the registry holds
-obama-1.jpg) builds streams from it and sends them as the page would. Each is refused, and nothing of
+obama-3.jpg) builds streams from it and sends them as the page would. Each is refused, and nothing of
 the person's account, sessions or filings changes. The check's limits at start are tried the same way.
 What it cannot refuse — the adaptive real-time renderer — is what ``LivePerson`` is, and the positive
 tests in test_face_flows.py show it passing.
@@ -15,7 +15,7 @@ import pytest
 
 from tests import factories
 from tests.support.faceflows import face, imported_with_photo, level3_with_photo, make_level_4
-from tests.support.performers import LivePerson, prerecorded, still, warped_still
+from tests.support.performers import PERSON, LivePerson, prerecorded, still, warped_still
 from tests.support.stream import AsgiWebSocket, cookies_of, run_scan, start_scan
 from tests.support.web import csrf_token, post_form
 from webapp.accounts.tables import Account, UserSession
@@ -154,7 +154,7 @@ async def test_a_print_of_the_registry_photo_that_stays_in_view_is_refused_by_th
 
 async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces):
     _first, *_rest, token = await level3_with_photo(rt, client, faces)
-    recorded = await run_scan(app, client, token, "upgrade", LivePerson("obama-2.jpg"))
+    recorded = await run_scan(app, client, token, "upgrade", LivePerson(PERSON))
     assert recorded.ok, recorded.message
     account_id, *_rest, token = await level3_with_photo(rt, client, faces)
     frames = [jpeg for _stamp, jpeg in recorded.frames]
@@ -168,7 +168,7 @@ async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces
 
 async def test_frames_sent_out_of_order_are_judged_in_capture_order(rt, app, client, faces):
     account_id, *_rest, token = await level3_with_photo(rt, client, faces)
-    run = await run_scan(app, client, token, "upgrade", LivePerson("obama-2.jpg"), out_of_order=True)
+    run = await run_scan(app, client, token, "upgrade", LivePerson(PERSON), out_of_order=True)
     assert run.ok, run.message
     assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 4
 

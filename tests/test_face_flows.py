@@ -1,8 +1,8 @@
 """The face flows through the app (DESIGN §5): level-4 upgrade, face login, forgot password by face and by
 SMS, activation by face, confirming a filing. Every scan is a whole stream through the real endpoints, in
 real time, with the rendered head of tests/support/head.py in front of the "camera" (the person is
-obama-2.jpg against the registry's obama-1.jpg; the stranger is collins-1.png, whose stream is live but
-whose face is not the account's). Nothing skips liveness or matching."""
+tests/support/performers.PERSON against the registry's obama-3.jpg; the stranger is collins-1.png,
+whose stream is live but whose face is not the account's). Nothing skips liveness or matching."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests import factories
 from tests.support.faceflows import face, imported_with_photo, level3_with_photo, make_level_4
-from tests.support.performers import LivePerson
+from tests.support.performers import PERSON, LivePerson
 from tests.support.stream import start_scan
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.tables import Account, UserSession
@@ -30,7 +30,7 @@ def rt(rt, face_pool):
 
 
 def person():
-    return LivePerson("obama-2.jpg")
+    return LivePerson(PERSON)
 
 
 def stranger():

@@ -61,7 +61,7 @@ async def test_an_interrupted_registration_leaves_no_half_written_account(rt, mo
 async def test_a_face_worker_crash_is_a_clear_error_and_the_next_scan_works(rt, app, client, faces):
     """A worker killed mid-stream: the scan ends with 服务暂时不可用; the next runs on a fresh worker."""
     from tests.support.faceflows import face, level3_with_photo
-    from tests.support.performers import LivePerson
+    from tests.support.performers import PERSON, LivePerson
     from webapp.faceflows.service import SERVICE_DOWN
 
     pool = FacePool(workers=1)
@@ -70,9 +70,9 @@ async def test_a_face_worker_crash_is_a_clear_error_and_the_next_scan_works(rt, 
         pids = await pool.start()
         _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
         os.kill(pids[0], signal.SIGKILL)
-        crashed = await face(app, client, token, "upgrade", LivePerson("obama-2.jpg"))
+        crashed = await face(app, client, token, "upgrade", LivePerson(PERSON))
         assert crashed == {"ok": False, "message": SERVICE_DOWN, "redirect": ""}
-        again = await face(app, client, token, "upgrade", LivePerson("obama-2.jpg"))
+        again = await face(app, client, token, "upgrade", LivePerson(PERSON))
         assert again["ok"] is True, again  # liveness and the match ran again on a fresh worker
     finally:
         pool.close()

@@ -7,7 +7,7 @@ from tests import factories
 from tests.support.stream import run_scan
 from tests.support.web import csrf_token, post_form
 
-OBAMA_REGISTRY = "obama-1.jpg"
+OBAMA_REGISTRY = "obama-3.jpg"  # another photograph than the live person's (PERSON)
 
 
 async def level3_with_photo(rt, client, faces, photo: str = OBAMA_REGISTRY):
@@ -28,7 +28,7 @@ async def level3_with_photo(rt, client, faces, photo: str = OBAMA_REGISTRY):
     return account_id, record, phone, token
 
 
-async def make_level_4(rt, account_id: int, faces, photo: str = "obama-3.jpg") -> None:
+async def make_level_4(rt, account_id: int, faces, photo: str = "obama-2.jpg") -> None:
     """Level 4 with ``photo``'s template, as a passed upgrade would leave it (no scan: a set-up)."""
     from webapp.face.check import FaceCheck
     from webapp.faceflows.service import raise_to_level_4, record_consent

@@ -1063,7 +1063,8 @@ def live_pose(
     - ``turn``: after 0.25 s, yaw sweeps smoothly to +25° (own left), then to −25°, then back to 0,
       about 2 s in all;
     - ``blink``: one 200 ms blink starting 0.3 s after the instruction;
-    - ``mouth``: opens wide from 0.3 s to 0.9 s.
+    - ``mouth``: opens wide from 0.3 s, held open for 0.55 s, closed again by 1.15 s (a deliberate
+      张嘴, not a word: long enough that at 12 fps several frames see it wide open).
 
     ``sway`` scales a small, smooth, deterministic wobble of a person who is not a statue
     (≈ ±1° of yaw, ±0.7° pitch, ±0.5° roll, a few mm of position); 0 turns it off.
@@ -1100,7 +1101,7 @@ def live_pose(
         elif name == "blink":
             blink = _ramp(dt, [(0.3, 0.0), (0.36, 1.0), (0.41, 1.0), (0.5, 0.0)])
         elif name == "mouth":
-            mouth = _ramp(dt, [(0.3, 0.0), (0.45, 1.0), (0.75, 1.0), (0.9, 0.0)])
+            mouth = _ramp(dt, [(0.3, 0.0), (0.45, 1.0), (1.0, 1.0), (1.15, 0.0)])
     wobble = lambda period, phase: sway * math.sin(2 * math.pi * t / period + phase)  # noqa: E731
     return Pose(
         yaw=yaw + 1.0 * wobble(4.3, 0.0),

@@ -22,6 +22,10 @@ from tests.support.head import Camera, Head, live_pose
 from tests.support.stream import Screen
 
 FACES = Path(__file__).resolve().parent.parent / "fixtures" / "faces"
+# The person of the positive tests: obama-4-480p.jpg rests with the mouth closed and its rendered eyes
+# read shut when shut, so the blink and the open mouth move dlib's figures as a person's do (obama-2.jpg
+# speaks, so its "resting" mouth is already open; obama-3.jpg's shut eyes read nearly open).
+PERSON = "obama-4-480p.jpg"
 WHITE = (255, 255, 255)
 CAMERA_DELAY_S = 0.06  # the screen's colour reaches a frame this much later (paint, exposure)
 SIZE = (480, 360)

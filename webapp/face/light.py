@@ -14,7 +14,9 @@ compared with the sequence, frame by frame:
 - ``lag``: the delay at which the correlation peaks. The colour a frame shows was revealed a
   little earlier (network, paint, camera); the peak must sit within the delay a live page can
   have, so a stream lit by the right colours at the wrong moments fails as surely as one lit by
-  the wrong colours.
+  the wrong colours;
+- ``changes_matched``: at each change of colour, whether the face's colour moved the way the
+  screen's did, rather than towards another colour of the palette (:func:`changes_matched`).
 
 A pre-recorded video cannot know a sequence drawn when the scan starts. A screen or print held to
 the camera shows its own picture: a screen's own light and any tint applied to the whole picture
@@ -50,9 +52,9 @@ MIN_CHROMA_STEP = 0.25  # consecutive colours at least this far apart in linear 
 # Decision thresholds (figures from the test renderer and webcams; see bench/face.py).
 MIN_CORRELATION = 0.5
 MIN_AMPLITUDE = 0.015  # face-over-background chromaticity per unit of screen chromaticity
-MAX_MISMATCHED_COLOURS = 2  # of the 8 colours, at most two may be read as others
-MIN_AGREEMENT = 0.3  # a colour's stretch agrees when its change points the colour's way (cosine) ...
-NEAR_BEST = 0.15  # ... and no other colour of the palette fits clearly better
+MAX_MISMATCHED_COLOURS = 2  # of the 7 changes between 8 colours, at most two may be read as others
+MIN_AGREEMENT = 0.5  # a change agrees when the face's colour moves the screen's way (cosine) ...
+NEAR_BEST = 0.1  # ... and no other colour of the palette fits clearly better
 MAX_LAG_MS = 250  # reveal → seen in a frame, beyond the measured round trip
 LAG_STEP_MS = 20
 LAG_SEARCH_MS = (-400, 1200)  # where the peak is looked for (outside the allowed window too)
@@ -163,7 +165,7 @@ class LightFit:
     background_response: float
     face_response: float
     frames: int
-    matched: int  # colours whose stretch of frames the face's colour named right
+    matched: int  # colour changes the face's colour followed the right way
     judged: int
 
     def figures(self) -> dict:
@@ -175,7 +177,7 @@ class LightFit:
             "face_response": round(self.face_response, 3),
             "background_response": round(self.background_response, 3),
             "frames": self.frames,
-            "colours_matched": [self.matched, self.judged],
+            "changes_matched": [self.matched, self.judged],
         }
 
 
@@ -200,29 +202,38 @@ def _fit(observed: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
     return oe / math.sqrt(ee * oo), oe / ee
 
 
-def segments_matched(
+def changes_matched(
     times_ms: Sequence[float],
     observed: np.ndarray,
     reveals: Sequence[tuple[float, tuple[int, int, int]]],
     lag_ms: float,
 ) -> tuple[int, int]:
-    """Colour by colour: is the face's mean colour change nearest to the colour then on screen (of the
-    whole palette)? ``(matched, judged)``; a colour seen in fewer than two frames is not judged."""
+    """Change by change: does the face's colour move from one colour's stretch of frames to the next's
+    the way the screen moved (of every colour the screen could have turned to)? ``(matched, judged)``;
+    a change with a colour seen in fewer than two frames on either side is not judged.
+
+    Each change is judged against the colour before it, not against the stream's mean colour:
+    consecutive colours are :data:`MIN_CHROMA_STEP` apart, so every change has a clear direction,
+    and a slow drift of the face's colour (coming closer, turning) cancels between neighbours."""
     segment = [_segment(reveals, t - lag_ms) for t in times_ms]
     keep = [i for i, s in enumerate(segment) if s >= 0]
     expected = np.array([screen_chroma(reveals[segment[i]][1]) for i in keep])
-    centre_observed, centre_expected = observed[keep].mean(axis=0), expected.mean(axis=0)
     # Each channel responds with its own gain (the room light is not white): fit it, then predict.
-    o, e = observed[keep] - centre_observed, expected - centre_expected
+    o, e = observed[keep] - observed[keep].mean(axis=0), expected - expected.mean(axis=0)
     gains = np.maximum((o * e).sum(axis=0) / np.maximum((e * e).sum(axis=0), 1e-12), 0.0)
-    candidates = {c: gains * (screen_chroma(c) - centre_expected) for c in PALETTE}
-    matched = judged = 0
-    for index, (_at, colour) in enumerate(reveals):
+    means = {}
+    for index in range(len(reveals)):
         frames = [i for i in keep if segment[i] == index]
-        if len(frames) < 2:
+        if len(frames) >= 2:
+            means[index] = observed[frames].mean(axis=0)
+    matched = judged = 0
+    for index in range(1, len(reveals)):
+        if index not in means or index - 1 not in means:
             continue
-        change = observed[frames].mean(axis=0) - centre_observed
-        similarity = {c: _cosine(change, vector) for c, vector in candidates.items()}
+        before, colour = reveals[index - 1][1], reveals[index][1]
+        change = means[index] - means[index - 1]
+        turned = {c: gains * (screen_chroma(c) - screen_chroma(before)) for c in PALETTE if c != before}
+        similarity = {c: _cosine(change, vector) for c, vector in turned.items()}
         judged += 1
         # Near the best counts: on skin some pairs (green and teal) differ only where skin reflects little.
         matched += similarity[colour] >= max(MIN_AGREEMENT, max(similarity.values()) - NEAR_BEST)
@@ -271,12 +282,12 @@ def fit(
     keep, expected = expected_at(lag)
     _c, face_response = _fit(chroma(face)[keep] - chroma(frame)[keep], expected)
     _c, background_response = _fit(chroma(background)[keep] - chroma(frame)[keep], expected)
-    matched, judged = segments_matched(times_ms, observed, reveals, lag)
+    matched, judged = changes_matched(times_ms, observed, reveals, lag)
     ok = (
         correlation >= MIN_CORRELATION
         and amplitude >= MIN_AMPLITUDE
         and allowed[0] <= lag <= allowed[1]
-        and judged >= len(reveals) - 1
+        and judged >= len(reveals) - 2
         and matched >= judged - MAX_MISMATCHED_COLOURS
     )
     return LightFit(
