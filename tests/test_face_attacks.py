@@ -1,7 +1,7 @@
 """The attack that won on the first design, and its relatives, through the real endpoints.
 
 An attacker with a person's name, ID number and one ordinary photo (obama-2.jpg; the registry holds
-obama-3.jpg) builds streams from it and sends them as the page would. Each is refused, and nothing of
+obama-1.jpg) builds streams from it and sends them as the page would. Each is refused, and nothing of
 the person's account, sessions or filings changes. The check's limits at start are tried the same way.
 What it cannot refuse — the adaptive real-time renderer — is what ``LivePerson`` is, and the positive
 tests in test_face_flows.py show it passing.
@@ -24,6 +24,8 @@ from webapp.flows import Flow
 
 pytestmark = pytest.mark.usefixtures("database")
 LIGHT_REFUSAL = "未能确认为本人实时操作"
+# The registry holds obama-1.jpg, a level-4 template came from obama-3.jpg; the attacker has obama-2.jpg.
+REGISTRY, TEMPLATE = "obama-1.jpg", "obama-3.jpg"
 OTHER_COLOURS = draw_plan(random.Random(5)).colours  # a sequence drawn before the scan: not the server's
 
 
@@ -53,7 +55,7 @@ async def signed_out(client, token: str) -> None:
 
 
 async def test_warped_photo_cannot_raise_an_account_to_level_4(rt, app, client, faces, warped):
-    account_id, _record, _phone, token = await level3_with_photo(rt, client, faces)
+    account_id, _record, _phone, token = await level3_with_photo(rt, client, faces, REGISTRY)
     before = await snapshot(account_id)
     result = await face(app, client, token, "upgrade", prerecorded(warped))
     assert result["ok"] is False and LIGHT_REFUSAL in result["message"]
@@ -64,8 +66,8 @@ async def test_warped_photo_cannot_raise_an_account_to_level_4(rt, app, client, 
 
 
 async def test_warped_photo_cannot_log_in_by_face(rt, app, client, faces, warped):
-    account_id, _record, phone, token = await level3_with_photo(rt, client, faces)
-    await make_level_4(rt, account_id, faces)
+    account_id, _record, phone, token = await level3_with_photo(rt, client, faces, REGISTRY)
+    await make_level_4(rt, account_id, faces, TEMPLATE)
     await signed_out(client, token)
     before = await snapshot(account_id)
     await post_form(client, "/login/face", {"identifier": phone}, token=token)
@@ -76,7 +78,7 @@ async def test_warped_photo_cannot_log_in_by_face(rt, app, client, faces, warped
 
 
 async def test_warped_photo_cannot_reset_a_password(rt, app, client, faces, warped):
-    account_id, record, phone, token = await level3_with_photo(rt, client, faces)
+    account_id, record, phone, token = await level3_with_photo(rt, client, faces, REGISTRY)
     await signed_out(client, token)
     before = await snapshot(account_id)
     await post_form(client, "/recover", {"name": record.name, "id_number": record.id_number}, token=token)
@@ -91,7 +93,7 @@ async def test_warped_photo_cannot_reset_a_password(rt, app, client, faces, warp
 
 
 async def test_warped_photo_cannot_activate_an_imported_account(rt, app, client, faces, warped):
-    account_id, record, _old_phone = await imported_with_photo(rt, faces)
+    account_id, record, _old_phone = await imported_with_photo(rt, faces, REGISTRY)
     before = await snapshot(account_id)
     identity = {"name": record.name, "id_number": record.id_number}
     token = await csrf_token(client)
@@ -106,8 +108,8 @@ async def test_warped_photo_cannot_confirm_a_filing(rt, app, client, faces, warp
     from tests.support.business import new_filing
     from webapp.business.service import filing_status_by_reference, set_business_registration
 
-    account_id, record, _phone, token = await level3_with_photo(rt, client, faces)
-    await make_level_4(rt, account_id, faces)
+    account_id, record, _phone, token = await level3_with_photo(rt, client, faces, REGISTRY)
+    await make_level_4(rt, account_id, faces, TEMPLATE)
     assert (await set_business_registration(rt, account_id, True, None, factories.ORIGIN)).ok
     reference = await new_filing(rt, (record, "legal_representative"))
     await client.get(f"/business/filings/{reference}/decide?decision=confirm")
@@ -132,7 +134,7 @@ async def test_warped_photo_cannot_confirm_a_filing(rt, app, client, faces, warp
     ],
 )  # fmt: skip
 async def test_streams_that_are_not_a_live_face_are_refused(rt, app, client, faces, attack, options):
-    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     run = await run_scan(app, client, token, "upgrade", attack(), **options)
     assert run.result is not None and run.result["ok"] is False, run.result
     assert run.finish is None
@@ -153,10 +155,10 @@ async def test_a_print_of_the_registry_photo_that_stays_in_view_is_refused_by_th
 
 
 async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces):
-    _first, *_rest, token = await level3_with_photo(rt, client, faces)
+    _first, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     recorded = await run_scan(app, client, token, "upgrade", LivePerson(PERSON))
     assert recorded.ok, recorded.message
-    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     frames = [jpeg for _stamp, jpeg in recorded.frames]
     replay = await run_scan(app, client, token, "upgrade", prerecorded(frames))
     assert replay.result["ok"] is False and LIGHT_REFUSAL in replay.result["message"]
@@ -167,14 +169,14 @@ async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces
 
 
 async def test_frames_sent_out_of_order_are_judged_in_capture_order(rt, app, client, faces):
-    account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     run = await run_scan(app, client, token, "upgrade", LivePerson(PERSON), out_of_order=True)
     assert run.ok, run.message
     assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 4
 
 
 async def test_a_scan_streams_once_and_only_its_latest_start(rt, app, client, faces):
-    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     assert (await start_scan(client, token, "upgrade"))["ok"]
     earlier = cookies_of(client)
     assert (await start_scan(client, token, "upgrade"))["ok"]
@@ -188,7 +190,7 @@ async def test_a_scan_streams_once_and_only_its_latest_start(rt, app, client, fa
 
 
 async def test_a_stream_from_another_site_is_refused(rt, app, client, faces):
-    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     assert (await start_scan(client, token, "upgrade"))["ok"]
     foreign = AsgiWebSocket(app, "/face/scan/stream", cookies_of(client), origin="https://evil.example")
     assert not await foreign.connect()
@@ -197,7 +199,7 @@ async def test_a_stream_from_another_site_is_refused(rt, app, client, faces):
 async def test_a_stream_opened_late_is_void(rt, app, client, faces, monkeypatch):
     import time as real_time
 
-    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     assert (await start_scan(client, token, "upgrade"))["ok"]
     later = real_time.time() + 11
     monkeypatch.setattr("webapp.faceflows.stream.time.time", lambda: later)
@@ -210,7 +212,7 @@ async def test_a_stream_opened_late_is_void(rt, app, client, faces, monkeypatch)
 
 
 async def test_ten_started_scans_give_at_most_five_against_one_account(rt, app, client, faces):
-    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     answers = [await start_scan(client, token, "upgrade") for _ in range(10)]
     assert [a["ok"] for a in answers] == [True] * 5 + [False] * 5
 
@@ -227,9 +229,9 @@ async def test_one_address_gets_at_most_its_hourly_number(rt, app, client, faces
 
 
 async def test_face_login_answers_alike_for_level_4_level_3_and_nobody(rt, app, client, faces):
-    level4_id, level4, _p4, token = await level3_with_photo(rt, client, faces)
-    await make_level_4(rt, level4_id, faces)
-    _level3_id, level3, _p3, _token = await level3_with_photo(rt, client, faces)
+    level4_id, level4, _p4, token = await level3_with_photo(rt, client, faces, REGISTRY)
+    await make_level_4(rt, level4_id, faces, TEMPLATE)
+    _level3_id, level3, _p3, _token = await level3_with_photo(rt, client, faces, REGISTRY)
     await signed_out(client, token)
     answers = []
     for identifier in (level4.id_number, level3.id_number, factories.id_number()):
@@ -242,7 +244,7 @@ async def test_face_login_answers_alike_for_level_4_level_3_and_nobody(rt, app, 
 
 async def test_the_calibration_scan_exists_only_in_dev(rt, app, client, faces):
     """/dev/face shows a scan's figures and matches nobody: outside dev neither page nor purpose exist."""
-    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     assert (await client.get("/dev/face", follow_redirects=False)).status_code == 404
     assert await start_scan(client, token, "calibrate") == {
         "ok": False,
