@@ -204,3 +204,24 @@ async def test_a_blink_right_after_coming_closer_is_seen(face_pool, seed):
         live.add(page_ms, page_ms + 30, jpeg)
     check = await live.decide(60.0)
     assert check.ok, (check.code, check.figures.get("light"))
+
+
+def test_each_colour_change_is_judged_against_the_colour_before_it():
+    """changes_matched on a face that follows the screen under a strong slow drift (coming closer): every
+    change reads right; judged against the same times with three colours changed, those changes read wrong."""
+    from webapp.face.light import PALETTE, changes_matched, screen_chroma
+
+    amber, green, teal, blue, pink = PALETTE
+    shown = [(0, teal), (800, amber), (1600, teal), (2400, blue), (3200, teal), (4000, green), (4800, teal)]
+    times = [k * 1000 / 12 for k in range(int(5600 / 1000 * 12))]
+    rng = np.random.default_rng(7)
+    observed = np.array(
+        [
+            0.05 * screen_chroma(light.colour_at(shown, t)) + 0.00002 * t * np.array([1.0, -0.5, -0.5])
+            for t in times
+        ]
+    ) + rng.normal(0, 0.001, (len(times), 3))
+    assert changes_matched(times, observed, shown, 0) == (6, 6)
+    other = [shown[0], (800, pink), shown[2], (2400, amber), shown[4], (4000, blue), shown[6]]
+    matched, judged = changes_matched(times, observed, other, 0)
+    assert judged == 6 and matched <= 6 - 3
