@@ -100,6 +100,17 @@ class ActivatePage(Screen):
         self.press("确定")
 
 
+class RecoverPage(Screen):
+    """忘记密码 by SMS: the one way for people without face data."""
+
+    path = "/recover?method=sms"
+
+    def choose_password(self, password: str) -> None:
+        self.field("新密码").fill(password)
+        self.field("确认密码").fill(password)
+        self.press("下一步")
+
+
 class AccountPage(Screen):
     path = "/account"
 

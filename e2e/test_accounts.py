@@ -5,7 +5,7 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from e2e.conftest import new_context, screenshot
-from e2e.pages import AccountPage, ActivatePage, LoginPage, RegisterPage
+from e2e.pages import AccountPage, ActivatePage, LoginPage, RecoverPage, RegisterPage
 
 PASSWORD = "Spring-rain-26"
 
@@ -115,6 +115,43 @@ def test_lock_after_five_wrong_passwords(page, citizen, smtp_sink):
     login.log_in(citizen.phone, PASSWORD)
     expect(login.error_for("password")).to_contain_text("账号已锁定")
     screenshot(page, "01-login-locked")
+
+
+def test_forgot_password_by_sms(page, citizen, smtp_sink):
+    """忘记密码 → 使用手机验证码 → 获取验证码 → 下一步 → 重置密码: each step drawn once, then signed in."""
+    register(page, citizen, smtp_sink)
+    AccountPage(page).log_out()
+    LoginPage(page).open()
+    page.get_by_role("link", name="忘记密码").click()
+    page.get_by_role("link", name="使用手机验证码").click()
+    recover = RecoverPage(page)
+    recover.field("姓名").fill(citizen.name)
+    recover.field("身份证号").fill(citizen.id_number)
+    recover.field("账号绑定的手机号").fill(citizen.phone)
+    recover.press("获取验证码")
+    # The phone had its registration code a moment ago: one code a minute, so the button counts down.
+    expect(recover.error_for("code")).to_contain_text("发送过于频繁")
+    expect(page.locator("form")).to_have_count(1)  # the step, drawn once
+    button = page.get_by_role("button", name="获取验证码", exact=True)
+    expect(button).to_be_enabled(timeout=70_000)
+    button.click()
+    expect(page.get_by_text("如信息无误，验证码已发送至")).to_be_visible()
+    expect(page.locator("form")).to_have_count(1)
+    expect(recover.field("账号绑定的手机号")).to_have_value(citizen.phone)  # the group keeps its words
+    expect(recover.heading("忘记密码")).to_have_count(1)
+    expect(page.get_by_label("姓名", exact=True)).to_have_count(1)
+    expect(page.get_by_role("button", name="下一步", exact=True)).to_have_count(1)
+    screenshot(page, "07-forgot-password-sms")
+    recover.field("验证码").fill(smtp_sink.code_for(citizen.phone))
+    recover.press("下一步")
+    expect(recover.heading("重置密码")).to_be_visible()
+    expect(recover.heading("忘记密码")).to_have_count(0)
+    expect(page.get_by_role("button", name="下一步", exact=True)).to_have_count(1)
+    screenshot(page, "08-reset-password-after-sms")
+    recover.choose_password("Summer-sun-28")
+    expect(page).to_have_url(page.base + "/login?reset=1")
+    LoginPage(page).log_in(citizen.phone, "Summer-sun-28")
+    expect(page).to_have_url(page.base + "/account")
 
 
 def test_change_phone_and_password_then_log_out(page, citizen, smtp_sink):

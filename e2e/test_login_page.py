@@ -31,6 +31,44 @@ def test_wrong_password_shows_the_error_next_to_the_field_through_htmx(page):
     ]
 
 
+def test_a_refusal_reaches_the_person_with_javascript_on(page, citizen):
+    """htmx does not swap 4xx/5xx answers by default: a refused request (here a 403, the page's token
+    forged) must still say why, above the form, with what was typed kept; the next request clears it.
+    (A phone with no account: a wrong password for it is answered alike, and locks nobody's account.)"""
+    login = LoginPage(page).open()
+    good = page.evaluate("document.body.getAttribute('hx-headers')")
+    page.evaluate("""document.body.setAttribute('hx-headers', '{"x-csrftoken": "forged"}')""")
+    login.identifier.fill(citizen.phone)
+    login.password.fill("Wrong-password-1")
+    with page.expect_response(lambda r: r.request.method == "POST" and r.status == 403):
+        login.submit.click()
+    alert = page.locator("#page-alert")
+    expect(alert).to_be_visible()
+    expect(alert).to_contain_text("请求已失效，请刷新页面后重试")
+    expect(login.identifier).to_have_value(citizen.phone)
+    screenshot(page, "01-login-refused")
+    page.evaluate("value => document.body.setAttribute('hx-headers', value)", good)
+    login.log_in(citizen.phone, "Wrong-password-2")
+    expect(login.error_for("password")).to_have_text("账号或密码错误")
+    expect(alert).to_be_hidden()
+
+
+def test_a_submit_shows_it_is_working_and_a_double_tap_sends_once(page, citizen):
+    login = LoginPage(page).open()
+    login.identifier.fill(citizen.phone)
+    login.password.fill("Wrong-password-3")
+    form = page.locator("form[action='/login']")
+    with page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url):
+        login.submit.dblclick()
+        expect(form).to_have_attribute("aria-busy", "true")  # while the password is checked
+        expect(login.submit).to_be_disabled()
+    expect(login.error_for("password")).to_have_text("账号或密码错误")
+    expect(page.locator("form[action='/login']")).not_to_have_attribute("aria-busy", "true")
+    expect(login.submit).to_be_enabled()
+    page.wait_for_timeout(300)  # a second request would have been sent by now
+    assert [method for method, _url, _ in page.htmx.requests] == ["POST"]
+
+
 def test_demo_login_reaches_the_account_page(page):
     LoginPage(page).open().log_in(DEMO_PHONE, DEMO_PASSWORD)
     expect(page).to_have_url(page.base + "/account")

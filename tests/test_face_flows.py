@@ -139,6 +139,8 @@ async def test_forgot_password_by_sms_clears_the_lock_and_ends_sessions(rt, clie
     data = {"name": record.name, "id_number": record.id_number, "phone": phone}
     sent = await post_form(client, "/recover/sms", data, htmx=True, token=token)
     assert "如信息无误，验证码已发送至" in sent.text
+    # htmx swaps the answer into #sms-group: the group alone, not the step (which drew the form twice).
+    assert sent.text.count('id="sms-group"') == 1 and 'id="recover"' not in sent.text
     step2 = await post_form(client, "/recover/code", {**data, "code": smtp_sink.code_for(phone)}, token=token)
     assert "您正在重置密码的账户为" in step2.text
     await post_form(
@@ -147,6 +149,15 @@ async def test_forgot_password_by_sms_clears_the_lock_and_ends_sessions(rt, clie
     assert await sessions.load_session(rt, other) is None
     login = await post_form(client, "/login", {"identifier": phone, "password": "Sms-reset-42"}, token=token)
     assert login.headers["location"] == "/account"
+
+
+async def test_forgot_password_code_request_with_a_wrong_id_number_redraws_the_step(rt, client):
+    token = await csrf_token(client)
+    data = {"name": "马小跳", "id_number": "11010519491231002", "phone": factories.phone()}
+    sent = await post_form(client, "/recover/sms", data, htmx=True, token=token)
+    assert sent.headers["hx-retarget"] == "#recover"  # the error is under 身份证号, outside the group
+    assert sent.text.count('id="recover"') == 1 and field_error(sent.text, "id_number")
+    assert 'value="马小跳"' in sent.text  # nothing typed is lost
 
 
 async def test_forgot_password_answers_alike_for_strangers(rt, client, smtp_sink):

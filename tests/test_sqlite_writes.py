@@ -90,7 +90,13 @@ async def test_no_write_turn_in_time_is_a_503_page_with_retry_after(client, monk
         response = await post_form(client, "/login", {"identifier": "13800138000", "password": "Whatever-1"})
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
-    assert "服务暂时不可用，请稍后再试" in response.text
+    assert "服务暂时不可用，请稍后再试" in response.text and "<html" in response.text
+    async with writer_holding_the_gate():  # with JavaScript: the alert above the form, the form kept
+        response = await post_form(
+            client, "/login", {"identifier": "13800138000", "password": "Whatever-1"}, htmx=True
+        )
+    assert response.status_code == 503 and response.headers["hx-retarget"] == "#page-alert"
+    assert "服务暂时不可用，请稍后再试" in response.text and "<html" not in response.text
 
 
 @sqlite_only

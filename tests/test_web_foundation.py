@@ -70,6 +70,18 @@ async def test_post_without_csrf_token_is_refused(client):
     assert response.status_code == 403
 
 
+async def test_a_refusal_answered_to_htmx_goes_above_the_form(client):
+    """htmx swaps only a part of the page: a 403 (or any error page) comes as the alert above the form,
+    retargeted there, so what was typed stays and the person reads why."""
+    response = await client.post(
+        "/login", data={"identifier": "13800138001", "password": "x"}, headers={"hx-request": "true"}
+    )
+    assert response.status_code == 403
+    assert response.headers["hx-retarget"] == "#page-alert" and response.headers["hx-reswap"] == "outerHTML"
+    assert 'id="page-alert" role="alert"' in response.text and "请求已失效，请刷新页面后重试" in response.text
+    assert "<html" not in response.text
+
+
 async def test_htmx_post_with_csrf_header_is_accepted(client):
     page = await client.get("/login")
     token = page.text.split('"x-csrftoken": "')[1].split('"')[0]

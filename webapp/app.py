@@ -24,7 +24,14 @@ from webapp.i18n import LOCALES, _, current_locale, ngettext
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, load_settings
 from webapp.staticfiles import STATIC_DIR, asset_url, static_file
-from webapp.web import LocaleMiddleware, redirect, safe_next, security_headers_hook, set_locale
+from webapp.web import (
+    LocaleMiddleware,
+    redirect,
+    safe_next,
+    security_headers_hook,
+    set_locale,
+    wants_partial,
+)
 
 log = logging.getLogger("webapp")
 
@@ -121,12 +128,13 @@ def _error_page(request: Request, exc: Exception) -> Response:
         503: _("服务暂时不可用，请稍后再试"),
     }
     message = messages.get(status, _("请求无法处理") if status < 500 else _("系统繁忙，请稍后再试"))
-    return Template(
-        template_name="error.html",
-        context={"status": status, "message": message},
-        status_code=status,
-        headers={"retry-after": str(db.RETRY_AFTER_SECONDS)} if unavailable else None,
-    )
+    headers = {"retry-after": str(db.RETRY_AFTER_SECONDS)} if unavailable else {}
+    template = "error.html"
+    if wants_partial(request):  # htmx swaps a part: the refusal goes above the form, which keeps its input
+        headers.update({"hx-retarget": "#page-alert", "hx-reswap": "outerHTML"})
+        template = "partials/page_alert.html"
+    context = {"status": status, "message": message}
+    return Template(template_name=template, context=context, status_code=status, headers=headers)
 
 
 async def purge_hourly(runtime: Runtime) -> None:

@@ -87,6 +87,72 @@
     field.form.requestSubmit(main);
   });
 
+  // While a submit is answered: its form is aria-busy, its buttons are disabled (a double tap sends one
+  // request) and the pressed button shows a spinner. An inline check (the 身份证号 on leaving the field)
+  // is not a submit and blocks nothing.
+  function submitOf(detail) {
+    var elt = detail.elt;
+    var trigger = detail.requestConfig && detail.requestConfig.triggeringEvent;
+    if (elt.tagName === "FORM" && trigger && trigger.type === "submit") return { form: elt, button: trigger.submitter };
+    if (elt.tagName === "BUTTON") return { form: elt.form, button: elt };
+    return null;
+  }
+
+  function setBusy(form, button, busy) {
+    if (!form) return;
+    if (busy) form.setAttribute("aria-busy", "true");
+    else form.removeAttribute("aria-busy");
+    form.querySelectorAll("button").forEach(function (each) {
+      if (busy) {
+        each.dataset.idle = each.disabled ? "disabled" : "";
+        each.disabled = true;
+      } else if ("idle" in each.dataset) {
+        // 获取验证码 follows its countdown, which may have ended meanwhile; the others their own state.
+        each.disabled = "retryAt" in each.dataset ? Boolean(each.dataset.counting) : each.dataset.idle === "disabled";
+        delete each.dataset.idle;
+      }
+    });
+    if (button) button.classList.toggle("is-busy", busy);
+  }
+
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var submit = submitOf(event.detail);
+    if (!submit || !submit.form) return;
+    if (submit.form.getAttribute("aria-busy") === "true") {
+      event.preventDefault(); // the second tap of a double tap
+      return;
+    }
+    setBusy(submit.form, submit.button, true);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var submit = submitOf(event.detail);
+    if (submit) setBusy(submit.form, submit.button, false); // a form swapped out meanwhile is simply gone
+  });
+  // A form without htmx (a full-page post): busy until the next page; the pressed button's value is sent
+  // first, so the buttons are disabled a moment later.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (event.defaultPrevented || form.hasAttribute("hx-post")) return;
+    if (form.getAttribute("aria-busy") === "true") {
+      event.preventDefault();
+      return;
+    }
+    setTimeout(function () { setBusy(form, event.submitter, true); }, 0);
+  });
+  window.addEventListener("pageshow", function () { // back to a page kept in the browser's cache
+    document.querySelectorAll("form[aria-busy='true']").forEach(function (form) { setBusy(form, null, false); });
+    document.querySelectorAll(".is-busy").forEach(function (button) { button.classList.remove("is-busy"); });
+  });
+
+  // A refusal shown above the form (a 403, 429 or 503 answered to htmx) goes when the next request starts.
+  document.addEventListener("htmx:beforeRequest", function () {
+    var alert = document.getElementById("page-alert");
+    if (alert && !alert.hidden) {
+      alert.hidden = true;
+      alert.textContent = "";
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", function () { startCountdowns(document, false); });
   // htmx:load fires on each piece of content htmx puts into the page (and once for <body> at start).
   document.addEventListener("htmx:load", function (event) {

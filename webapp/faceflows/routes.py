@@ -152,12 +152,27 @@ async def face_login_identify(request: HTMXRequest, data: Form) -> Response:
 # ---------------------------------------------------------------- 忘记密码, 重置密码
 
 
-def _recover_page(request: Request, step: str, data: dict | None = None, errors: dict | None = None, **extra):
+RECOVER_STEP = "partials/recover_step.html"
+SMS_GROUP = "partials/sms_group.html"
+
+
+def _recover_page(
+    request: Request,
+    step: str,
+    data: dict | None = None,
+    errors: dict | None = None,
+    partial: str = RECOVER_STEP,
+    **extra,
+):
     data = data or {}
+    retarget = None
+    if partial == SMS_GROUP and {"name", "id_number"} & set(errors or {}):
+        partial, retarget = RECOVER_STEP, "#recover"  # the error belongs to a field outside the group
     return render(
         request,
         "recover.html",
-        "partials/recover_step.html",
+        partial,
+        retarget=retarget,
         step=step,
         form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
         errors=forms.translated(errors or {}),
@@ -176,8 +191,11 @@ async def recover_page(request: HTMXRequest, method: FromQuery[str] = "face") ->
     return _recover_page(request, "identify")
 
 
-async def _recover_sms_step(request: Request, data: dict, errors: dict[str, str], notice: str = ""):
-    """The way without a face: 姓名, 身份证号, the phone on record and its code."""
+async def _recover_sms_step(
+    request: Request, data: dict, errors: dict[str, str], notice: str = "", partial: str = RECOVER_STEP
+):
+    """The way without a face: 姓名, 身份证号, the phone on record and its code. 获取验证码 answers htmx
+    with the SMS group alone (``partial``)."""
     rt = runtime_of(request)
     name, id_number = _read_identity(rt, data, {})
     phone = forms.read_phone(data, {})
@@ -187,7 +205,9 @@ async def _recover_sms_step(request: Request, data: dict, errors: dict[str, str]
         "sms",
         data,
         errors,
+        partial,
         notice=notice,
+        phone_label=_("账号绑定的手机号"),
         sms_url="/recover/sms",
         form_id="recover-form",
         retry_at=await next_send_at(rt, phone, await sms_shadow(rt, name, id_number, phone))
@@ -233,7 +253,7 @@ async def recover_sms(request: HTMXRequest, data: Form) -> Response:
         result = await send_recovery_code(rt, name, id_number, phone, origin_of(request))
         refusal, notice = send_outcome(result, phone, rt.clock.now(), SENT_IF_MATCHING)
         errors.update(refusal)
-    return await _recover_sms_step(request, data, errors, notice)
+    return await _recover_sms_step(request, data, errors, notice, SMS_GROUP)
 
 
 @post("/recover/code")
