@@ -54,12 +54,14 @@ class LoginPage(Screen):
             self.submit.click()
 
     def into_activation(self, identifier: str) -> None:
-        """The guide's FAQ 3: any password, then the way into 激活账号 that every failed login offers."""
+        """The guide's FAQ 3: any password, then the way into 激活账号 that every failed login offers,
+        which carries the identifier over and says why."""
         self.log_in(identifier, "any-password")
         expect(self.page.locator("#error-password")).to_have_text("账号或密码错误")
         screenshot(self.page, "03-login-failed-offers-activation")
-        self.page.get_by_role("link", name="激活账号").click()
-        expect(self.page).to_have_url(re.compile(r"/activate$"))
+        self.page.get_by_role("button", name="激活账号").click()
+        expect(self.page).to_have_url(re.compile(r"/activate/from-login$"))
+        expect(self.page.get_by_text("登录未成功")).to_be_visible()
 
 
 class RegisterPage(Screen):

@@ -85,6 +85,7 @@ def test_faq_3_story_activation(page, unactivated, smtp_sink):
     LoginPage(page).into_activation(unactivated.id_number)
     activate = ActivatePage(page)
     expect(activate.heading("激活账号")).to_be_visible()
+    expect(activate.field("身份证号")).to_have_value(unactivated.id_number)  # carried over from 登录
     screenshot(page, "04-activate-step1")
     activate.verify_phone(unactivated.id_number, unactivated.phone, smtp_sink)
     hints = {
@@ -100,6 +101,34 @@ def test_faq_3_story_activation(page, unactivated, smtp_sink):
     expect(page).to_have_url(page.base + "/account")
     AccountPage(page).log_out()
     LoginPage(page).log_in(username, PASSWORD)
+    expect(page).to_have_url(page.base + "/account")
+
+
+def test_faq_3_on_an_active_account_ends_with_a_new_password(page, citizen, smtp_sink):
+    """FAQ 3 followed by someone whose account is active (registered, password forgotten): 登录 with any
+    password → 激活账号 → the phone on record → a new password, and signed in with it."""
+    register(page, citizen, smtp_sink)
+    AccountPage(page).log_out()
+    LoginPage(page).into_activation(citizen.phone)
+    activate = ActivatePage(page)
+    expect(activate.field("手机号")).to_have_value(citizen.phone)  # the phone typed at 登录
+    screenshot(page, "04-activate-from-login")
+    activate.field("身份证号").fill(citizen.id_number)
+    activate.press("发送验证码")
+    expect(activate.error_for("code")).to_contain_text("发送过于频繁")  # the registration code a moment ago
+    button = page.get_by_role("button", name="发送验证码", exact=True)
+    expect(button).to_be_enabled(timeout=70_000)
+    button.click()
+    expect(page.get_by_text("如信息无误，验证码已发送至")).to_be_visible()
+    activate.field("手机验证码").fill(smtp_sink.code_for(citizen.phone))
+    activate.press("下一步")
+    expect(page.get_by_text("该账号已激活，无需再次激活")).to_be_visible()
+    screenshot(page, "05-activate-active-account-new-password")
+    activate.field("新密码").fill("Winter-snow-29")
+    activate.field("确认密码").fill("Winter-snow-29")
+    activate.press("确定")
+    expect(page).to_have_url(page.base + "/login?reset=1")
+    LoginPage(page).log_in(citizen.phone, "Winter-snow-29")
     expect(page).to_have_url(page.base + "/account")
 
 

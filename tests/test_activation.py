@@ -30,16 +30,19 @@ async def test_faq_3_story_register_then_login_with_any_password_then_activate(r
         htmx=True,
         token=token,
     )
-    assert field_error(check.text, "id_number") == "账号已注册，请直接登录 去登录"
+    assert field_error(check.text, "id_number") == "账号已注册，请直接登录 去登录 忘记密码"
 
     login = await post_form(
         client, "/login", {"identifier": record.id_number, "password": "anything"}, token=token
     )
     # The answer of every failed login (tests/test_security_checks.py), with the way into 激活账号.
     assert login.status_code == 200 and field_error(login.text, "password") == "账号或密码错误"
-    assert '<a href="/activate">激活账号 &gt;</a>' in login.text
-    page = await client.get("/activate")
-    assert "激活账号" in page.text and "第1步，共2步" in page.text
+    assert 'action="/activate/from-login"' in login.text
+    assert f'name="identifier" value="{record.id_number}"' in login.text
+    # The jump carries the identifier over and says why the person is here.
+    page = await post_form(client, "/activate/from-login", {"identifier": record.id_number}, token=token)
+    assert "激活账号" in page.text and "第1步，共2步" in page.text and "登录未成功" in page.text
+    assert f'value="{record.id_number}"' in page.text
 
     sent = await post_form(
         client, "/activate/sms", {"id_number": record.id_number, "phone": phone}, htmx=True, token=token
@@ -100,12 +103,50 @@ async def test_step_1_answers_alike_for_unknown_ids_and_wrong_phones(rt, client,
     assert await SmsCode.count() == 2  # the same work: a code made and stored, never sent
 
 
-async def test_a_wrong_password_on_an_active_account_never_leads_to_activation(rt, client):
-    _id, record, _phone = await factories.account(rt)
-    response = await post_form(
-        client, "/login", {"identifier": record.id_number, "password": "Not-the-one-1"}
+async def test_faq_3_on_an_active_account_ends_with_a_new_password_not_a_lock(rt, client, smtp_sink):
+    """The guide's FAQ 3 followed by someone whose account is active (they forgot the password): the same
+    steps, proved by the phone on record, end with a new password; the lock their tries earned lifts."""
+    from webapp.accounts import sessions
+
+    account_id, record, phone = await factories.account(rt, "钱多多")
+    other = await sessions.start_session(rt, account_id, factories.ORIGIN)
+    token = await csrf_token(client)
+    for attempt in range(5):
+        response = await post_form(
+            client, "/login", {"identifier": phone, "password": f"Not-the-one-{attempt}"}, token=token
+        )
+    assert "账号已锁定" in field_error(response.text, "password")
+    assert 'action="/activate/from-login"' in response.text  # every failed login offers the way
+    page = await post_form(client, "/activate/from-login", {"identifier": phone}, token=token)
+    assert f'value="{phone}"' in page.text  # a phone typed at 登录 lands in 手机号
+    sent = await post_form(
+        client, "/activate/sms", {"id_number": record.id_number, "phone": phone}, htmx=True, token=token
     )
-    assert response.status_code == 200 and field_error(response.text, "password") == "账号或密码错误"
+    assert "如信息无误，验证码已发送至" in sent.text and smtp_sink.to(phone)
+    step2 = await post_form(
+        client,
+        "/activate",
+        {"id_number": record.id_number, "phone": phone, "code": smtp_sink.code_for(phone)},
+        htmx=True,
+        token=token,
+    )
+    assert "该账号已激活，无需再次激活" in step2.text and 'name="username"' not in step2.text
+    done = await post_form(
+        client,
+        "/activate/account",
+        {"password": "Fresh-pass-31", "password2": "Fresh-pass-31"},
+        htmx=True,
+        token=token,
+    )
+    assert done.headers["hx-redirect"] == "/login?reset=1"
+    assert await sessions.load_session(rt, other) is None
+    again = await post_form(client, "/login", {"identifier": phone, "password": "Fresh-pass-31"}, token=token)
+    assert again.headers["location"] == "/account"  # the lock lifted, the new password in
+    row = await Account.select(Account.state, Account.username).where(Account.id == account_id).first()
+    assert row["state"] == "active"
+
+
+async def test_step_2_without_a_verified_phone_has_expired(rt, client):
     assert (await client.get("/activate")).status_code == 200
     step2 = await post_form(
         client,

@@ -78,7 +78,7 @@ async def test_an_id_with_an_account_is_told_to_log_in(rt, client, smtp_sink):
     check = await post_form(
         client, "/register/check", {"name": record.name, "id_number": record.id_number}, htmx=True
     )
-    assert field_error(check.text, "id_number") == "账号已注册，请直接登录 去登录"
+    assert field_error(check.text, "id_number") == "账号已注册，请直接登录 去登录 忘记密码"
     assert 'href="/login"' in check.text
     other_name = await post_form(
         client, "/register/check", {"name": "周二鸣", "id_number": record.id_number}, htmx=True
@@ -89,7 +89,7 @@ async def test_an_id_with_an_account_is_told_to_log_in(rt, client, smtp_sink):
     response = await post_form(
         client, "/register", factories.registration_form(record, phone, smtp_sink.code_for(phone)), htmx=True
     )
-    assert field_error(response.text, "id_number") == "账号已注册，请直接登录 去登录"
+    assert field_error(response.text, "id_number") == "账号已注册，请直接登录 去登录 忘记密码"
 
 
 async def test_period_must_fit_the_age_and_end_date_is_computed(rt, client):

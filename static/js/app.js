@@ -115,6 +115,9 @@
     if (button) button.classList.toggle("is-busy", busy);
   }
 
+  // The request's form, kept from its start: the button that sent it may be swapped out by the answer
+  // (获取验证码 is), and a detached button has no form any more.
+  var busyByRequest = new WeakMap();
   document.addEventListener("htmx:beforeRequest", function (event) {
     var submit = submitOf(event.detail);
     if (!submit || !submit.form) return;
@@ -122,10 +125,11 @@
       event.preventDefault(); // the second tap of a double tap
       return;
     }
+    busyByRequest.set(event.detail.xhr, submit);
     setBusy(submit.form, submit.button, true);
   });
   document.addEventListener("htmx:afterRequest", function (event) {
-    var submit = submitOf(event.detail);
+    var submit = busyByRequest.get(event.detail.xhr);
     if (submit) setBusy(submit.form, submit.button, false); // a form swapped out meanwhile is simply gone
   });
   // A form without htmx (a full-page post): busy until the next page; the pressed button's value is sent

@@ -1,5 +1,9 @@
 """激活账号: accounts imported from a provincial system get a username and a password.
 
+The guide's FAQ 3 sends everyone whose ID number is already registered here (log in with any
+password, then 激活账号). So the same steps serve an active account too: its holder, proved by the
+phone on record, sets a new password instead — they end with a password, never with a lock.
+
 Step 1 answers alike whether or not the account exists and the phone matches: the same message, and the
 same work (quota taken, code made and stored) up to the point of sending.
 
@@ -26,23 +30,25 @@ USERNAME_HINT = N_("6-20位字符，第一位必须为字母，支持数字、�
 ALREADY_ACTIVE = N_("账号已激活，请直接登录")
 
 
-async def _unactivated_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
+HOLDER_STATES = ("unactivated", "active")  # a disabled account is opened by the registration office
+
+
+async def _holder_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
+    """The account whose ID number and phone on record these are (unactivated or active)."""
     row = (
         await Account.select(Account.id, Account.state, Account.phone_index)
         .where(Account.id_index.is_in(rt.id_indexes(id_number)))
         .first()
     )
-    if row and row["state"] == "unactivated" and row["phone_index"] in rt.phone_indexes(phone):
+    if row and row["state"] in HOLDER_STATES and row["phone_index"] in rt.phone_indexes(phone):
         return row
     return None
 
 
 async def sms_shadow(rt: Runtime, id_number: str, phone: str) -> str | None:
-    """None when the ID number and phone are those of an unactivated account; else the claim that holds
-    the code (webapp/sms/codes.py: never sent, the phone's owner never sees it)."""
-    return (
-        None if await _unactivated_match(rt, id_number, phone) else f"{Purpose.ACTIVATE}|{id_number}|{phone}"
-    )
+    """None when the ID number and phone are an account's own; else the claim that holds the code
+    (webapp/sms/codes.py: never sent, the phone's owner never sees it)."""
+    return None if await _holder_match(rt, id_number, phone) else f"{Purpose.ACTIVATE}|{id_number}|{phone}"
 
 
 async def send_activation_code(rt: Runtime, id_number: str, phone: str, origin: audit.Origin) -> SendResult:
@@ -51,15 +57,15 @@ async def send_activation_code(rt: Runtime, id_number: str, phone: str, origin: 
 
 async def check_activation_code(
     rt: Runtime, id_number: str, phone: str, code: str, origin: audit.Origin
-) -> tuple[int | None, CodeCheck]:
+) -> tuple[dict | None, CodeCheck]:
+    """The account (``id``, ``state``) when the code proves its phone on record; else None and why."""
     shadow_of = await sms_shadow(rt, id_number, phone)
     check = await verify_code(rt, phone, Purpose.ACTIVATE, code, origin, shadow_of)
-    match = (
-        await _unactivated_match(rt, id_number, phone) if check is CodeCheck.OK and not shadow_of else None
-    )
+    match = await _holder_match(rt, id_number, phone) if check is CodeCheck.OK and not shadow_of else None
     if match:
-        await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"])
-        return match["id"], check
+        state = match["state"]
+        await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"], state=state)
+        return {"id": match["id"], "state": state}, check
     return None, check
 
 

@@ -1,4 +1,6 @@
-"""Screens 4 and 5 (激活账号): reached by logging in to an unactivated account with any password.
+"""Screens 4 and 5 (激活账号): reached by logging in to an unactivated account with any password, or from
+any failed login (FAQ 3), which carries what was typed as 手机号/身份证号 over. An active account that
+follows the same steps sets a new password at step 2 (FAQ 3 for everyone).
 
 The way without the phone on record: /activate/face (姓名 + 身份证号, a face scan matched by the authority,
 then a new phone proved by SMS) joins the same flow at step 2."""
@@ -20,8 +22,10 @@ from webapp.accounts.activation import (
     sms_shadow,
     validate_username,
 )
+from webapp.accounts.recovery import reset_password
 from webapp.accounts.registration import send_code_to_new_phone
 from webapp.accounts.routes import Form, session_cookie
+from webapp.accounts.tables import Account
 from webapp.faceflows.service import identifier_key
 from webapp.i18n import N_, _
 from webapp.sms.codes import (
@@ -37,13 +41,14 @@ from webapp.web import origin_of, redirect, render, runtime_of
 KIND = "activate"
 BY_FACE = "face"  # the flow's ``via`` when the face stood in for the phone on record
 FACE_EXPIRED = N_("操作已过期，请重新核验身份")
+PHONE_EXPIRED = N_("操作已过期，请重新验证手机号")
 
 
-async def _step1(request: Request, data: dict, errors: dict[str, str], partial: str, notice: str = ""):
+async def _step1(request: Request, data: dict, errors: dict[str, str], partial: str, notice: str = "", **kw):
     retarget = None
     if partial == "partials/sms_group.html" and "id_number" in errors:
         partial, retarget = "partials/activate_step.html", "#activate"  # the error belongs to a field outside
-    return await _phone_step(request, 1, data, errors, partial, notice, retarget=retarget)
+    return await _phone_step(request, 1, data, errors, partial, notice, retarget=retarget, **kw)
 
 
 async def _phone_step(
@@ -72,13 +77,17 @@ async def _phone_step(
     )
 
 
-def _step2(request: Request, data: dict, errors: dict[str, str], via: str = "", cookies=None):
+def _step2(
+    request: Request, data: dict, errors: dict[str, str], via: str = "", cookies=None, reset: bool = False
+):
+    """Username and password; or, for an account already active (``reset``), a new password."""
     return render(
         request,
         "activate.html",
         "partials/activate_step.html",
         step=2,
         via=via,
+        reset=reset,
         form={"username": forms.text(data, "username", 20)},
         errors=forms.translated(errors),
         username_hint=_(USERNAME_HINT),
@@ -90,8 +99,24 @@ def _step2(request: Request, data: dict, errors: dict[str, str], via: str = "", 
 async def activate_page(request: HTMXRequest) -> Response:
     flow = await flows.load_flow(runtime_of(request), request, KIND)
     if flow and flow.state == "phone_verified":
-        return _step2(request, {}, {}, flow.data.get("via", ""))
+        return _step2(request, {}, {}, flow.data.get("via", ""), reset=flow.data.get("reset", False))
     return await _step1(request, {}, {}, "partials/activate_step.html")
+
+
+@post("/activate/from-login")
+async def activate_from_login(request: HTMXRequest, data: Form) -> Response:
+    """The way every failed login offers (FAQ 3): step 1 with what was typed as 手机号/身份证号 filled in,
+    and why the person is here. Nothing is looked up: the answer is the same for any identifier."""
+    from webapp.identity.rules import IdentityError, validate_id_number
+
+    identifier = forms.text(data, "identifier", 40).strip()
+    carried: dict[str, str] = {}
+    try:
+        carried["id_number"] = validate_id_number(identifier, runtime_of(request).clock.today())
+    except IdentityError:
+        if forms.read_phone({"phone": identifier}, {}):
+            carried["phone"] = identifier
+    return await _step1(request, carried, {}, "partials/activate_step.html", from_login=True)
 
 
 async def _retry_at(rt, step, data: dict, phone: str | None):
@@ -138,11 +163,12 @@ async def activate_verify(request: HTMXRequest, data: Form) -> Response:
     id_number, phone = _read_step1(rt, data, errors)
     code = forms.read_code(data, errors)
     if not errors:
-        account_id, check = await check_activation_code(rt, id_number, phone, code, origin_of(request))
-        if account_id is not None:
-            _flow, cookie = await flows.start_flow(rt, KIND, "phone_verified", account_id)
-            return _step2(request, {}, {}, cookies=[cookie])
-        # A code that matched but not for an unactivated account reads as a wrong code.
+        account, check = await check_activation_code(rt, id_number, phone, code, origin_of(request))
+        if account is not None:
+            reset = account["state"] == "active"
+            _flow, cookie = await flows.start_flow(rt, KIND, "phone_verified", account["id"], reset=reset)
+            return _step2(request, {}, {}, cookies=[cookie], reset=reset)
+        # A code that matched but not for an account of these (or a disabled one) reads as a wrong code.
         errors["code"] = CHECK_MESSAGES[CodeCheck.WRONG if check is CodeCheck.OK else check]
     return await _step1(request, data, errors, "partials/activate_step.html")
 
@@ -153,9 +179,9 @@ async def activate_account(request: HTMXRequest, data: Form) -> Response:
     rt = runtime_of(request)
     flow = await flows.load_flow(rt, request, KIND)
     if flow is None or flow.state != "phone_verified":
-        return await _step1(
-            request, {}, {"form": N_("操作已过期，请重新验证手机号")}, "partials/activate_step.html"
-        )
+        return await _step1(request, {}, {"form": PHONE_EXPIRED}, "partials/activate_step.html")
+    if flow.data.get("reset"):
+        return await _reset_password(request, flow, data)
     errors: dict[str, str] = {}
     username = None
     try:
@@ -171,6 +197,22 @@ async def activate_account(request: HTMXRequest, data: Form) -> Response:
             return redirect(request, "/account", cookies=[done, session_cookie(request, token)])
         errors["username"] = problem
     return _step2(request, data, errors, flow.data.get("via", ""))
+
+
+async def _reset_password(request: Request, flow, data: dict) -> Response:
+    """An active account's holder, proved by the phone on record: a new password, as 忘记密码 sets it
+    (sessions end, this address's lock lifts), then 登录 with it."""
+    rt = runtime_of(request)
+    errors: dict[str, str] = {}
+    row = await Account.select(Account.username).where(Account.id == flow.account_id).first()
+    password = forms.read_new_password(data, errors, row["username"])
+    if errors:
+        return _step2(request, data, errors, flow.data.get("via", ""), reset=True)
+    if not await flows.claim(flow, "phone_verified", "done"):  # single use, even under parallel submissions
+        return await _step1(request, {}, {"form": PHONE_EXPIRED}, "partials/activate_step.html")
+    await reset_password(rt, flow.account_id, password, origin_of(request))
+    done = await flows.finish(rt, flow)
+    return redirect(request, "/login?reset=1", cookies=[done, session_cookie(request, None)])
 
 
 # ---------------------------------------------------------------- the phone on record no longer works
@@ -250,6 +292,7 @@ async def activate_face_phone(request: HTMXRequest, data: Form) -> Response:
 
 ROUTES = [
     activate_page,
+    activate_from_login,
     activate_sms,
     activate_verify,
     activate_account,
