@@ -271,7 +271,7 @@ def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
     expect(id_input).not_to_have_attribute("aria-invalid", "true")
 
     form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
-    expect(page).to_have_url(page.base + "/account")
+    expect(page).to_have_url(page.base + "/account?done=registered")
     account = AccountPage(page)
     account.go("手机号")
     account.field("登录密码").fill(PASSWORD)
@@ -319,4 +319,4 @@ def test_keyboard_only_registration(page, citizen, smtp_sink):
         tab_to(lambda field_id=field_id: focused(page) == field_id)
         page.keyboard.type("Keys-only-2026")
     page.keyboard.press("Enter")  # 注册, not 获取验证码
-    expect(page).to_have_url(page.base + "/account")
+    expect(page).to_have_url(page.base + "/account?done=registered")

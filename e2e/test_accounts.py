@@ -18,7 +18,7 @@ def register(page, citizen, smtp_sink) -> None:
     expect(page.get_by_text("验证码已发送至")).to_be_visible()
     expect(page.locator(".sms-button")).to_be_disabled()
     form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
-    expect(page).to_have_url(page.base + "/account")
+    expect(page).to_have_url(page.base + "/account?done=registered")
 
 
 def test_register_then_account_page(page, citizen, smtp_sink):
@@ -39,10 +39,13 @@ def test_register_then_account_page(page, citizen, smtp_sink):
     screenshot(page, "02-register-error")
     form.field("密码").fill(PASSWORD)
     form.field("确认密码").fill(PASSWORD)
+    expect(form.error_for("password2")).to_be_hidden()  # the error goes once its field is changed
+    expect(form.field("确认密码")).not_to_have_attribute("aria-invalid", "true")
     form.press("注册")
-    expect(page).to_have_url(page.base + "/account")
+    expect(page).to_have_url(page.base + "/account?done=registered")
+    expect(page.get_by_role("status").filter(has_text="注册成功，已登录")).to_be_visible()
     expect(AccountPage(page).heading("账号管理")).to_be_visible()
-    expect(page.get_by_text("3级实名")).to_be_visible()
+    expect(page.get_by_text("三级实名", exact=True)).to_be_visible()
     expect(page.get_by_text(citizen.phone[:3] + "****" + citizen.phone[-4:])).to_be_visible()
     screenshot(page, "09-account")
 
@@ -57,7 +60,7 @@ def test_register_without_javascript(browser, server, size, citizen, smtp_sink):
     expect(page.get_by_text("验证码已发送至")).to_be_visible()
     expect(form.field("姓名")).to_have_value(citizen.name)
     form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
-    expect(page).to_have_url(server.url + "/account")
+    expect(page).to_have_url(server.url + "/account?done=registered")
     context.close()
 
 
@@ -98,7 +101,8 @@ def test_faq_3_story_activation(page, unactivated, smtp_sink):
     screenshot(page, "05-activate-step2")
     username = "user_" + unactivated.phone[-6:]
     activate.choose_credentials(username, PASSWORD)
-    expect(page).to_have_url(page.base + "/account")
+    expect(page).to_have_url(page.base + "/account?done=activated")
+    expect(page.get_by_text("账号已激活，已登录")).to_be_visible()
     AccountPage(page).log_out()
     LoginPage(page).log_in(username, PASSWORD)
     expect(page).to_have_url(page.base + "/account")

@@ -56,10 +56,14 @@ def test_first_login_guide_to_level_4(camera_browsers, server, size, photo_citiz
     screenshot(page, "17-face-scan-consent")
     assert FaceScan(page).run(expect_redirect=True, live_screenshot="17-face-scan-live") == "已提升为四级实名"
     expect(page).to_have_url(server.url + "/account")
-    expect(page.get_by_text("4级实名").first).to_be_visible()
+    expect(page.get_by_text("四级实名", exact=True).first).to_be_visible()
     AccountPage(page).go("实名等级")
-    expect(page.get_by_role("button", name="撤回人脸授权")).to_be_visible()
     screenshot(page, "11-level")
+    page.get_by_role("link", name="撤回人脸授权").click()  # asks first, saying what goes with it
+    expect(page.get_by_text("人脸特征值立即删除")).to_be_visible()
+    screenshot(page, "11-level-withdraw-confirm")
+    page.get_by_role("button", name="确认撤回").click()
+    expect(page.get_by_text("已撤回人脸授权，账号恢复为三级实名")).to_be_visible()
     page.context.close()
 
 

@@ -73,7 +73,7 @@ async def test_faq_3_story_register_then_login_with_any_password_then_activate(r
         htmx=True,
         token=token,
     )
-    assert done.headers["hx-redirect"] == "/account"
+    assert done.headers["hx-redirect"] == "/account?done=activated"
     account = await Account.select().where(Account.id == account_id).first()
     assert account["state"] == "active" and account["username"] == "zheng_sl"
 

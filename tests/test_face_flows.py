@@ -176,7 +176,12 @@ async def test_forgot_password_answers_alike_for_strangers(rt, client, smtp_sink
 
 async def test_withdrawing_consent_deletes_the_template(rt, app, client, faces):
     account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    assert (await client.get("/level/withdraw", follow_redirects=False)).headers["location"] == "/level"
     await make_level_4(rt, account_id, faces)
+    level = await client.get("/level")
+    assert 'href="/level/withdraw"' in level.text and 'action="/level/withdraw"' not in level.text
+    confirm = await client.get("/level/withdraw")  # asks first, and says what goes with the consent
+    assert "人脸特征值立即删除" in confirm.text and 'action="/level/withdraw"' in confirm.text
     response = await client.post("/level/withdraw", data={"_csrf_token": token}, follow_redirects=False)
     assert response.headers["location"] == "/level?done=withdrawn"
     row = await Account.select().where(Account.id == account_id).first()
@@ -263,7 +268,7 @@ async def test_activation_by_face_when_the_phone_on_record_no_longer_works(rt, a
         {"username": "obama_face", "password": "Face-activ-8", "password2": "Face-activ-8"},
         token=token,
     )
-    assert done.headers["location"] == "/account"
+    assert done.headers["location"] == "/account?done=activated"
 
     row = await Account.select().where(Account.id == account_id).first()
     assert row["state"] == "active" and row["phone_index"] == rt.phone_index(new_phone)

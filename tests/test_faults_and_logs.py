@@ -94,7 +94,7 @@ async def test_no_personal_data_in_the_logs_of_a_full_registration(rt, client, s
     await post_form(client, "/register/sms", {"phone": phone}, htmx=True, token=token)
     data = factories.registration_form(record, phone, smtp_sink.code_for(phone), "Private-life-1")
     done = await post_form(client, "/register", data, htmx=True, token=token)
-    assert done.headers["hx-redirect"] == "/account"
+    assert done.headers["hx-redirect"] == "/account?done=registered"
     await post_form(
         client, "/login", {"identifier": record.id_number, "password": "Wrong-guess-1"}, token=token
     )

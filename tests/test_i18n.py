@@ -67,7 +67,7 @@ def test_extraction_finds_python_markers_and_template_calls_with_keyword_argumen
     for msgid in (
         "工商注册身份验证",  # templates
         "第{n}步，共2步",  # template call with a keyword argument
-        "{level}级实名",
+        "三级实名",  # N_() in webapp/i18n.py
         "账号或密码错误",  # _() in Python
         "未检测到人脸",  # N_() in webapp/face
         "请眨眨眼",

@@ -23,12 +23,12 @@ async def test_register_logs_the_person_in_at_level_3(rt, client, smtp_sink):
         factories.registration_form(record, phone, smtp_sink.code_for(phone)),
         token=token,
     )
-    assert response.status_code == 303 and response.headers["location"] == "/account"
+    assert response.status_code == 303 and response.headers["location"] == "/account?done=registered"
     [account] = await Account.select()
     assert account["state"] == "active" and account["level"] == 3
     assert await UserSession.count() == 1
     page = await client.get("/account")
-    assert page.status_code == 200 and "**雨" in page.text and "3级实名" in page.text
+    assert page.status_code == 200 and "**雨" in page.text and "三级实名" in page.text
 
 
 async def test_errors_stay_next_to_their_fields_and_values_are_kept(client):
@@ -70,7 +70,7 @@ async def test_authority_mismatch_explains_recently_renewed_cards(rt, client, sm
     assert await Account.count() == 0
     data["name"] = record.name  # the code was not spent by the refusal
     response = await post_form(client, "/register", data, htmx=True)
-    assert response.headers["hx-redirect"] == "/account"
+    assert response.headers["hx-redirect"] == "/account?done=registered"
 
 
 async def test_an_id_with_an_account_is_told_to_log_in(rt, client, smtp_sink):

@@ -242,6 +242,7 @@ SIGNED_IN_PAGES = [
     "/level",
     "/level?done=4",
     "/level/upgrade",
+    "/level/withdraw",
     "/business",
     "/business?done=on",
     "/business/filings/F2026030200001",
@@ -366,6 +367,7 @@ async def test_every_page_sends_the_security_headers_and_nothing_the_csp_blocks(
     for path in (
         "/account",
         "/level",
+        "/level/withdraw",
         "/business",
         f"/business/filings/{reference}",
         f"/business/filings/{reference}/decide?decision=confirm",

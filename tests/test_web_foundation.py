@@ -70,6 +70,15 @@ async def test_post_without_csrf_token_is_refused(client):
     assert response.status_code == 403
 
 
+@pytest.mark.parametrize(
+    "path", ["/login", "/register", "/recover", "/recover?method=sms", "/activate", "/faq"]
+)
+async def test_every_signed_out_page_links_to_the_faq_and_the_agreement(client, path):
+    page = await client.get(path)
+    assert page.status_code == 200
+    assert '<a href="/faq">常见问题</a>' in page.text and '<a href="/agreement">用户协议</a>' in page.text
+
+
 async def test_a_refusal_answered_to_htmx_goes_above_the_form(client):
     """htmx swaps only a part of the page: a 403 (or any error page) comes as the alert above the form,
     retargeted there, so what was typed stays and the person reads why."""

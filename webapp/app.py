@@ -20,7 +20,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
 from webapp import db
-from webapp.i18n import LOCALES, _, current_locale, ngettext
+from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, load_settings
 from webapp.staticfiles import STATIC_DIR, asset_url, static_file
@@ -158,6 +158,7 @@ def _configure_templates(engine: JinjaTemplateEngine) -> None:
         locales=LOCALES,
         current_locale=current_locale.get,
         static=asset_url,
+        level_name=level_name,
     )
 
 

@@ -61,3 +61,11 @@ def negotiate(cookie_value: str | None, accept_language: str | None) -> str:
         if tag.startswith("en"):
             return "en"
     return DEFAULT_LOCALE
+
+
+LEVEL_NAMES = {3: N_("三级实名"), 4: N_("四级实名")}
+
+
+def level_name(level: int) -> str:
+    """三级实名 / 四级实名: the level in words, as the guide writes it."""
+    return _(LEVEL_NAMES[level]) if level in LEVEL_NAMES else _("{level}级实名", level=level)

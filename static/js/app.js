@@ -76,6 +76,18 @@
     }
   }
 
+  // An error under a field goes as soon as the person changes that field (the server judges it again
+  // on the next submit); the other fields' errors stay.
+  document.addEventListener("input", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("[aria-invalid='true']")) return;
+    var field = input.closest(".field");
+    var message = field && field.querySelector(".field__error");
+    input.removeAttribute("aria-invalid");
+    if (field) field.classList.remove("field--invalid");
+    if (message) message.hidden = true;
+  });
+
   // Enter in a field submits the form's main button, not 获取验证码 (the first submit button in the form,
   // which browsers would otherwise pick for implicit submission).
   document.addEventListener("keydown", function (event) {

@@ -194,7 +194,8 @@ async def activate_account(request: HTMXRequest, data: Form) -> Response:
         if problem is None:
             done = await flows.finish(rt, flow)
             token = await sessions.start_session(rt, flow.account_id, origin_of(request))
-            return redirect(request, "/account", cookies=[done, session_cookie(request, token)])
+            cookies = [done, session_cookie(request, token)]
+            return redirect(request, "/account?done=activated", cookies=cookies)
         errors["username"] = problem
     return _step2(request, data, errors, flow.data.get("via", ""))
 

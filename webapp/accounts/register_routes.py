@@ -80,7 +80,7 @@ async def register_submit(request: HTMXRequest, data: Form) -> Response:
         )
         if account_id is not None:
             token = await sessions.start_session(rt, account_id, origin_of(request))
-            return redirect(request, "/account", cookies=[session_cookie(request, token)])
+            return redirect(request, "/account?done=registered", cookies=[session_cookie(request, token)])
     return await _page(request, data, errors, "partials/register_form.html")
 
 

@@ -153,7 +153,12 @@ def login_error(result) -> dict[str, str]:
     return {"password": _("账号或密码错误")}
 
 
-DONE_NOTICES = {"phone": N_("手机号已修改"), "password": N_("密码已修改，其他设备上的登录已退出")}
+DONE_NOTICES = {
+    "registered": N_("注册成功，已登录"),
+    "activated": N_("账号已激活，已登录"),
+    "phone": N_("手机号已修改"),
+    "password": N_("密码已修改，其他设备上的登录已退出"),
+}
 
 
 @get("/account")

@@ -73,6 +73,17 @@ async def upgrade_page(request: HTMXRequest, next: FromQuery[str] = "") -> Respo
     )
 
 
+@get("/level/withdraw")
+async def withdraw_page(request: HTMXRequest) -> Response:
+    """撤回人脸授权 asks first: what goes with the consent, then 确认撤回 or 取消."""
+    account, away = await signed_in_account(request)
+    if away:
+        return away
+    if account["level"] < 4:
+        return redirect(request, "/level")
+    return render(request, "level_withdraw.html")
+
+
 @post("/level/withdraw")
 async def withdraw(request: HTMXRequest) -> Response:
     account, away = await signed_in_account(request)
@@ -461,6 +472,7 @@ async def _decide_filing(request: Request, account: dict, distance: float, check
 ROUTES = [
     level_page,
     upgrade_page,
+    withdraw_page,
     withdraw,
     dismiss_offer,
     face_login_page,
