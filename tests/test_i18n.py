@@ -75,28 +75,38 @@ def test_extraction_finds_python_markers_and_template_calls_with_keyword_argumen
         assert msgid in extracted, msgid
 
 
+def _forms(message) -> list[tuple[str, str]]:
+    """(msgid, msgstr) of a message; a plural message gives one pair per plural form."""
+    if isinstance(message.id, str):
+        return [(message.id, message.string)]
+    return [(message.id[0], string) for string in message.string]
+
+
 def test_english_catalog_covers_every_extracted_msgid(extracted, english):
-    present = {m.id for m in english if m.id}
+    present = {m.id if isinstance(m.id, str) else m.id[0] for m in english if m.id}
     missing = sorted(extracted - present)
     assert not missing, "run `python scripts/i18n.py update` and translate:\n" + "\n".join(missing)
 
 
 def test_english_catalog_has_no_empty_or_fuzzy_entries_and_keeps_placeholders(english):
-    empty = [m.id for m in english if m.id and not m.string]
+    empty = [m.id for m in english if m.id and not all(string for _id, string in _forms(m))]
     fuzzy = [m.id for m in english if m.id and m.fuzzy]
     assert not empty, empty
     assert not fuzzy, fuzzy
     for message in english:
-        if message.id:
-            assert _placeholders(message.string) == _placeholders(message.id), (message.id, message.string)
-            assert not HAN.search(message.string), (message.id, message.string)
+        for msgid, string in _forms(message) if message.id else []:
+            assert _placeholders(string) == _placeholders(msgid), (msgid, string)
+            assert not HAN.search(string), (msgid, string)
 
 
 def test_the_service_reads_the_catalog_as_written(english, in_english):
-    gettext = i18n.translations("en").gettext
+    english_catalog = i18n.translations("en")
     for message in english:
-        if message.id:
-            assert gettext(message.id) == message.string
+        if isinstance(message.id, str) and message.id:
+            assert english_catalog.gettext(message.id) == message.string
+        elif message.id:  # a plural: one form for 1, the other for more
+            assert english_catalog.ngettext(*message.id, 1) == message.string[0]
+            assert english_catalog.ngettext(*message.id, 2) == message.string[1]
 
 
 def test_face_messages_are_marked_and_translated(in_english):
@@ -223,3 +233,21 @@ async def test_register_page_in_english_has_no_cjk_characters_at_all(rt, client)
     for html, data in await _register_pages_in_english(rt, client):
         rest = _without_switcher_and_input(html, data)
         assert CJK.findall(rest) == [], [line for line in rest.splitlines() if CJK.search(line)]
+
+
+def test_waits_in_english_count_seconds_in_the_right_plural():
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.i18n import current_locale
+    from webapp.sms.codes import wait_message
+
+    now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    token = current_locale.set("en")
+    try:
+        one = wait_message(now + timedelta(seconds=1), now)
+        sixty = wait_message(now + timedelta(seconds=60), now)
+    finally:
+        current_locale.reset(token)
+    assert one == "Too many requests. Please wait 1 second before requesting another code."
+    assert sixty == "Too many requests. Please wait 60 seconds before requesting another code."
+    assert wait_message(now + timedelta(seconds=60), now) == "发送过于频繁，请60秒后再获取验证码"

@@ -19,7 +19,7 @@ from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view
 from webapp.clock import SHANGHAI
-from webapp.i18n import N_, _
+from webapp.i18n import N_, _, ngettext
 from webapp.web import origin_of, redirect, render, runtime_of, safe_next
 
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -149,7 +149,8 @@ def login_error(result) -> dict[str, str]:
         seconds = (
             max(1, math.ceil((result.until - datetime.now(UTC)).total_seconds())) if result.until else 60
         )
-        return {"password": _("操作过于频繁，请{seconds}秒后再试", seconds=seconds), "throttled": "1"}
+        wait = ngettext("操作过于频繁，请{n}秒后再试", "操作过于频繁，请{n}秒后再试", seconds)
+        return {"password": wait, "throttled": "1"}
     return {"password": _("账号或密码错误")}
 
 

@@ -23,7 +23,7 @@ from webapp import audit, limits
 from webapp.clock import SHANGHAI
 from webapp.crypto import constant_time_equal
 from webapp.db import write_transaction
-from webapp.i18n import N_, _
+from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
 from webapp.sms.channels import DeliveryError
 from webapp.sms.phone import mask_phone
@@ -60,7 +60,7 @@ def wait_message(retry_at: datetime, now: datetime) -> str:
     """A refusal that names the wait: seconds when short, else the Beijing time it reopens."""
     seconds = max(1, math.ceil((retry_at - now).total_seconds()))
     if seconds <= 120:
-        return _("发送过于频繁，请{seconds}秒后再获取验证码", seconds=seconds)
+        return ngettext("发送过于频繁，请{n}秒后再获取验证码", "发送过于频繁，请{n}秒后再获取验证码", seconds)
     local = retry_at.astimezone(SHANGHAI)
     when = (
         local.strftime("%H:%M")
