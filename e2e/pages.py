@@ -135,6 +135,8 @@ class FaceScan(Screen):
             consent.check()
         with self.page.expect_response(lambda r: "/face/scan/start" in r.url, timeout=15_000) as started:
             start.click()
+            # A moment to get ready: the preview shows and the prompt counts down before the scan starts.
+            expect(self.page.locator(".face-scan__prompt")).to_contain_text("秒后开始")
         if not started.value.json()["ok"]:
             return started.value.json()["message"]
         root = self.page.locator("[data-face-scan]")

@@ -41,6 +41,8 @@ async def test_level_4_upgrade_matches_the_registry_photo(rt, app, client, faces
     account_id, _record, _phone, token = await level3_with_photo(rt, client, faces)
     page = await client.get("/level/upgrade")
     assert "人脸信息处理告知书" in page.text and 'type="file"' not in page.text
+    assert "其他方式" not in page.text  # a level-4 upgrade has no other way: none is offered
+    assert "其他方式" in (await client.get("/recover")).text  # 忘记密码 has one: 使用手机验证码
     refused = await start_scan(client, token, "upgrade", consent=False)
     assert refused == {"ok": False, "message": "请先阅读并同意《人脸信息处理告知书》", "redirect": ""}
     before = (await client.get("/account")).cookies

@@ -7,6 +7,8 @@
 (function () {
   "use strict";
 
+  var GET_READY_SECONDS = 3;
+
   function csrfToken() {
     try {
       return JSON.parse(document.body.getAttribute("hx-headers"))["x-csrftoken"];
@@ -152,6 +154,20 @@
       });
     }
 
+    // A moment to get ready before the first instruction: the preview shows, the prompt counts down.
+    function getReady(seconds) {
+      return new Promise(function (resolve) {
+        (function tick(left) {
+          if (left <= 0) {
+            prompt.textContent = "";
+            return resolve();
+          }
+          prompt.textContent = root.dataset.msgGetReady.replace("{n}", left);
+          setTimeout(function () { tick(left - 1); }, 1000);
+        })(seconds);
+      });
+    }
+
     function shown(cue) {
       // Painted on the next frame: tell the server, which measures the round trip from it.
       requestAnimationFrame(function () {
@@ -179,6 +195,7 @@
           video.srcObject = media;
           return video.play();
         })
+        .then(function () { return getReady(GET_READY_SECONDS); })
         .then(function () {
           var body = new URLSearchParams({ purpose: root.dataset.purpose, next: root.dataset.next || "" });
           if (consent) body.set("consent", "yes");
