@@ -3,6 +3,7 @@ a filing's detail page; without JavaScript (full pages) and with htmx (partials)
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -47,6 +48,8 @@ async def test_the_page_asks_the_question_with_an_end_date(rt, client):
     assert 'min="2026-03-02"' in page and 'max="2027-03-02"' in page
     assert "提升实名等级" not in page  # no dialog until 是 is chosen
     assert "提升为四级实名并选择“是”后" in page
+    # At level 3, choosing 是 asks the server at once (with JavaScript), which answers with the dialog.
+    assert re.search(r'value="yes"[^>]*hx-post="/business/switch" hx-trigger="change"', page)
 
 
 @pytest.mark.parametrize("htmx", [False, True])
@@ -112,6 +115,7 @@ async def test_switch_errors_appear_next_to_the_field(rt, client, data, field, m
 
 async def test_level_4_sees_the_filings_that_name_them_and_a_filing_in_detail(rt, client):
     account_id, record, token = await signed_in(rt, client, name="令狐冲", level=4)
+    assert 'hx-trigger="change"' not in (await client.get("/business")).text  # level 4: 确定 decides
     partner = factories.person("任盈盈")
     reference = await new_filing(
         rt, (record, "legal_representative"), (partner, "shareholder"), company="华山示例有限公司"
