@@ -222,8 +222,9 @@ def page(browser, size, server):
     assert not missing, f"htmx requests without the CSRF header: {missing}"
 
 
-def screenshot(page, name: str) -> Path:
+def screenshot(page, name: str, *, full_page: bool = True) -> Path:
+    """The whole page, or (``full_page=False``) what the screen shows: a modal dialog over the page."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}-{page.size}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path

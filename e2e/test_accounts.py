@@ -45,7 +45,7 @@ def test_register_then_account_page(page, citizen, smtp_sink):
     expect(page).to_have_url(page.base + "/account?done=registered")
     expect(page.get_by_role("status").filter(has_text="注册成功，已登录")).to_be_visible()
     expect(AccountPage(page).heading("账号管理")).to_be_visible()
-    expect(page.get_by_text("三级实名", exact=True)).to_be_visible()
+    expect(page.get_by_role("main").get_by_text("三级实名", exact=True)).to_be_visible()
     expect(page.get_by_text(citizen.phone[:3] + "****" + citizen.phone[-4:])).to_be_visible()
     screenshot(page, "09-account")
 
@@ -221,14 +221,44 @@ def test_change_phone_and_password_then_log_out(page, citizen, smtp_sink):
     expect(page).to_have_url(page.base + "/account")
 
 
-def test_agreement_and_faq(page):
-    page.goto(page.base + "/register")
-    with page.context.expect_page() as opened:  # a new tab, so the half-filled form is kept
-        page.get_by_role("link", name="《用户协议》").click()
-    agreement = opened.value
-    agreement.size = page.size
-    expect(agreement.get_by_role("heading", name="用户协议")).to_be_visible()
-    screenshot(agreement, "03-agreement")
-    page.goto(page.base + "/faq")
+def test_agreement_opens_over_the_filled_form_and_faq(page, citizen):
+    form = RegisterPage(page).open()
+    form.field("姓名").fill(citizen.name)
+    form.field("身份证号").fill(citizen.id_number)
+    page.get_by_role("link", name="《用户协议》").click()
+    agreement = page.get_by_role("dialog", name="用户协议")
+    expect(agreement).to_be_visible()
+    expect(agreement.get_by_text("一、服务内容")).to_be_visible()
+    expect(page).to_have_url(page.base + "/register")  # in place: the page under it is the form
+    screenshot(page, "03-agreement", full_page=False)
+    agreement.get_by_role("button", name="返回注册").click()
+    expect(agreement).to_be_hidden()
+    expect(form.field("姓名")).to_have_value(citizen.name)  # what was typed is still there
+    expect(form.field("身份证号")).to_have_value(citizen.id_number)
+    page.get_by_role("contentinfo").get_by_role("link", name="用户协议").click()  # the footer's opens it too
+    expect(agreement).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(agreement).to_be_hidden()
+
+    page.goto(page.base + "/login")  # elsewhere the footer's link is the agreement's own page, with 返回
+    page.get_by_role("contentinfo").get_by_role("link", name="用户协议").click()
+    expect(page).to_have_url(page.base + "/agreement")
+    screenshot(page, "03-agreement-page")
+    page.get_by_role("link", name="返回").click()
+    expect(page).to_have_url(page.base + "/login")
+    page.get_by_role("contentinfo").get_by_role("link", name="常见问题").click()
     expect(page.get_by_text("1 小时支持发送3条")).to_be_visible()
     screenshot(page, "16-faq")
+
+
+def test_agreement_without_javascript(browser, server, size):
+    context = new_context(browser, size, javascript=False)
+    page = context.new_page()
+    page.base, page.size = server.url, size
+    RegisterPage(page).open()
+    page.get_by_role("link", name="《用户协议》").click()
+    expect(page).to_have_url(page.base + "/agreement")
+    expect(page.get_by_role("heading", name="用户协议")).to_be_visible()
+    page.get_by_role("link", name="返回").click()
+    expect(page).to_have_url(page.base + "/register")
+    context.close()

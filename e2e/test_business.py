@@ -49,7 +49,7 @@ def choose_yes(page) -> None:
 
 
 def confirm_filing(page, server, api_key, reference: str) -> None:
-    page.get_by_role("link", name="待您确认").first.click()
+    page.get_by_role("row").filter(has_text="待您确认").get_by_role("link").first.click()
     expect(page).to_have_url(server.url + f"/business/filings/{reference}")
     screenshot(page, "13-filing")
     page.get_by_role("link", name="确认", exact=True).click()

@@ -77,7 +77,7 @@ def test_level_4_refusals(camera_browsers, server, photo_citizen, smtp_sink, cli
     expect(page.locator(".face-scan__status")).to_contain_text(message)
     screenshot(page, f"17-face-refused-{REFUSAL_IDS[REFUSALS.index((clip, message))]}")
     page.goto(server.url + "/level")
-    expect(page.get_by_text("3级实名").first).to_be_visible()
+    expect(page.get_by_text("三级实名").first).to_be_visible()
     page.context.close()
 
 
@@ -179,7 +179,7 @@ def test_activation_by_face_when_the_phone_on_record_no_longer_works(
     activate.press("下一步")
     expect(page.get_by_text("第3步，共3步")).to_be_visible()
     activate.choose_credentials("face_" + unactivated.phone[-6:] + size[0], PASSWORD)
-    expect(page).to_have_url(server.url + "/account")
+    expect(page).to_have_url(server.url + "/account?done=activated")
     [notice] = smtp_sink.to(unactivated.phone)  # the number on record got a notice, not a code
     assert "人脸识别" in notice.text
     AccountPage(page).log_out()

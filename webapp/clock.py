@@ -15,3 +15,11 @@ class SystemClock:
     def today(self) -> date:
         """The calendar day in China, which is what card validity dates mean."""
         return self.now().astimezone(SHANGHAI).date()
+
+
+def clock_time(moment: datetime, now: datetime) -> str:
+    """When a wait ends, as people read it in China: 08:46 today, else 2026-03-02 08:46 (the one date
+    format of every screen)."""
+    local = moment.astimezone(SHANGHAI)
+    same_day = local.date() == now.astimezone(SHANGHAI).date()
+    return local.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import unicodedata
 from ipaddress import ip_address
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from litestar import Request, Response
 from litestar.datastructures import Cookie
@@ -148,6 +148,14 @@ def safe_next(target: str | None, default: str = "/account") -> str:
     if any(ch == "\\" or ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
         return default
     return quote(target, safe="/?&=%#:@!$'()*+,;~-._")
+
+
+def came_from(request: Request, default: str) -> str:
+    """The page of this site a link was followed from (its Referer), for a 返回 that goes back there."""
+    source = urlsplit(request.headers.get("referer", ""))
+    if source.netloc != request.headers.get("host", "") or source.path == request.url.path:
+        return default
+    return safe_next(source.path + (f"?{source.query}" if source.query else ""), default)
 
 
 def redirect(request: Request, location: str, cookies: list[Cookie] | None = None) -> Response:

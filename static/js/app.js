@@ -22,7 +22,19 @@
     setTimeout(function () { region.replaceChildren(document.createTextNode(text)); }, 100);
   }
 
-  // 获取验证码 countdown: runs to the server's next-allowed time (data-retry-at, ms since epoch).
+  // When a wait ends, in Beijing time as the server's messages say it: 08:46, or 2026-12-06 08:46 on
+  // another day (the one date format of every screen).
+  var BEIJING = "Asia/Shanghai";
+  var dayOf = new Intl.DateTimeFormat("en-CA", { timeZone: BEIJING, year: "numeric", month: "2-digit", day: "2-digit" });
+  var timeOf = new Intl.DateTimeFormat("en-GB", { timeZone: BEIJING, hour: "2-digit", minute: "2-digit", hour12: false });
+  function clockTime(ms) {
+    var when = new Date(ms);
+    var day = dayOf.format(when);
+    return (day === dayOf.format(new Date()) ? "" : day + " ") + timeOf.format(when);
+  }
+
+  // 获取验证码 countdown: runs to the server's next-allowed time (data-retry-at, ms since epoch); a wait
+  // over a minute (the day's or the hour's quota) shows the time it ends instead of thousands of seconds.
   // The button is not a live region (its label changes every second): when it has just been swapped in,
   // the field's notice (验证码已发送至…, a status message) is announced; the end of the countdown once.
   function startCountdowns(root, fresh) {
@@ -45,7 +57,10 @@
           return;
         }
         button.disabled = true;
-        button.textContent = button.dataset.waitLabel.replace("{seconds}", seconds);
+        button.textContent =
+          seconds > 60
+            ? button.dataset.waitUntilLabel.replace("{time}", clockTime(until))
+            : button.dataset.waitLabel.replace("{seconds}", seconds);
         if (!started && fresh && notice) announceStatus(notice);
         started = true;
         setTimeout(tick, 1000);
@@ -60,6 +75,13 @@
       if (message.hidden) input.removeAttribute("aria-invalid");
       else input.setAttribute("aria-invalid", "true");
     });
+  }
+
+  // Focus is moved after a swap only when the swap took it away (the pressed button is gone): someone who
+  // has already gone on to the next field keeps typing there.
+  function focusIsFree() {
+    var active = document.activeElement;
+    return !active || active === document.body || !active.isConnected;
   }
 
   // After a swap, move focus to the first error, else to the new step's heading, and announce it.
@@ -169,15 +191,105 @@
     }
   });
 
-  document.addEventListener("DOMContentLoaded", function () { startCountdowns(document, false); });
+  // A refusal redraws the form without its passwords (the server never sends one back). Those the refusal
+  // is not about are put back from the page, so a wrong code does not mean typing both passwords again;
+  // only into the same form (same action), never into the next step's.
+  var keptPasswords = {};
+  function passwordKey(input) {
+    return (input.form ? input.form.getAttribute("action") : "") + "|" + input.name;
+  }
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    keptPasswords = {};
+    var target = event.detail.target;
+    if (!target || !target.querySelectorAll) return;
+    target.querySelectorAll("input[type=password]").forEach(function (input) {
+      if (input.value) keptPasswords[passwordKey(input)] = input.value;
+    });
+  });
+  function restorePasswords(root) {
+    root.querySelectorAll("input[type=password]").forEach(function (input) {
+      var kept = keptPasswords[passwordKey(input)];
+      if (kept && !input.value && input.getAttribute("aria-invalid") !== "true") input.value = kept;
+    });
+    keptPasswords = {};
+  }
+
+  // A link with data-dialog opens that dialog in place when the page has one (用户协议 over the 注册 form,
+  // so nothing typed is lost); elsewhere it is an ordinary link to the page. A tap beside the dialog
+  // closes it, as its 返回 button does.
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (target.matches && target.matches("dialog.sheet[open]")) {
+      var box = target.getBoundingClientRect();
+      var outside = event.clientX < box.left || event.clientX > box.right || event.clientY < box.top || event.clientY > box.bottom;
+      if (outside) target.close();
+      return;
+    }
+    var link = target.closest && target.closest("a[data-dialog]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey) return;
+    var dialog = document.getElementById(link.dataset.dialog);
+    if (!dialog || typeof dialog.showModal !== "function") return;
+    event.preventDefault();
+    dialog.showModal();
+  });
+
+  // A date field is text in the one format every screen shows (2019-02-06). Where the browser has a date
+  // picker, a button beside the field opens it, and the date chosen is written in that format.
+  function addDatePickers(root) {
+    root.querySelectorAll("input[data-date-picker]").forEach(function (input) {
+      if (input.dataset.pickerReady) return;
+      var native = document.createElement("input");
+      native.type = "date";
+      if (native.type !== "date" || typeof native.showPicker !== "function") return;
+      input.dataset.pickerReady = "1";
+      native.className = "date-picker__native";
+      native.tabIndex = -1;
+      native.setAttribute("aria-hidden", "true");
+      native.lang = document.documentElement.lang;
+      if (input.dataset.min) native.min = input.dataset.min;
+      if (input.dataset.max) native.max = input.dataset.max;
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "date-picker";
+      button.setAttribute("aria-label", input.dataset.datePicker);
+      button.title = input.dataset.datePicker;
+      button.addEventListener("click", function () {
+        var typed = input.value.trim();
+        native.value = /^\d{4}-\d{2}-\d{2}$/.test(typed) ? typed : "";
+        try {
+          native.showPicker();
+        } catch (error) {
+          input.focus(); // no picker here after all: the field takes the date as typed
+        }
+      });
+      native.addEventListener("change", function (event) {
+        event.stopPropagation(); // the field's own change, below, is the one that counts
+        if (!native.value) return;
+        input.value = native.value;
+        input.dispatchEvent(new Event("input", { bubbles: true }));
+        input.dispatchEvent(new Event("change", { bubbles: true }));
+        input.focus();
+      });
+      input.after(button, native);
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    startCountdowns(document, false);
+    addDatePickers(document);
+  });
   // htmx:load fires on each piece of content htmx puts into the page (and once for <body> at start).
   document.addEventListener("htmx:load", function (event) {
     var element = event.detail.elt;
     if (element === document.body) return;
     if (element.matches(".field__error[id]")) syncInvalid(element);
+    restorePasswords(element);
     var invalid = element.querySelector("[aria-invalid='true']");
-    if (element.matches(".step") || invalid) focusAfterSwap(element);
-    else if (element.id === "sms-group") element.querySelector("input[name=code]").focus(); // what to type next
+    if (focusIsFree()) {
+      if (element.matches(".step") || invalid) focusAfterSwap(element);
+      else if (element.id === "sms-group") element.querySelector("input[name=code]").focus(); // what to type next
+    }
     startCountdowns(element, !invalid); // an error, when there is one, is what is announced
+    addDatePickers(element);
   });
 })();

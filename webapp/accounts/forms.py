@@ -5,6 +5,8 @@ Nothing here touches the database; the routes call these, then the service funct
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -40,9 +42,18 @@ def translated(errors: dict[str, str]) -> dict[str, str]:
     return {field: _(message) for field, message in errors.items()}
 
 
-def parse_iso_date(raw: str) -> date | None:
+# A date as people write it: 2019-02-06 (the one format every screen shows), 2019/02/06, 2019.02.06 as the
+# ID card prints it, 2019年2月6日, 20190206; full-width digits too. The whole text, nothing around it.
+_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?|(\d{4})(\d{2})(\d{2})")
+
+
+def parse_date(raw: str) -> date | None:
+    found = _DATE.fullmatch(unicodedata.normalize("NFKC", raw).strip())
+    if found is None:
+        return None
+    year, month, day = (int(part) for part in found.groups() if part is not None)
     try:
-        return date.fromisoformat(raw.strip())
+        return date(year, month, day)
     except ValueError:
         return None
 
@@ -57,7 +68,7 @@ class Validity:
 def read_validity(
     form: dict[str, Any], id_number: str | None, today: date, errors: dict[str, str]
 ) -> Validity:
-    valid_from = parse_iso_date(text(form, "valid_from"))  # read whole: "2018-06-01junk" is no date
+    valid_from = parse_date(text(form, "valid_from"))  # read whole: "2018-06-01junk" is no date
     try:
         period = ValidityPeriod(text(form, "period", 8))
     except ValueError:

@@ -72,7 +72,9 @@ async def phone_password(request: HTMXRequest, data: Form) -> Response:
         device_cookie=request.cookies.get(guard.device_cookie_name(rt)),
     )
     if result.outcome is not LoginOutcome.OK:
-        return await _phone_page(request, 1, {}, login_error(result), "partials/change_phone_step.html")
+        return await _phone_page(
+            request, 1, {}, login_error(result, rt.clock.now()), "partials/change_phone_step.html"
+        )
     _flow, cookie = await flows.start_flow(rt, PHONE_FLOW, "password_ok", active.account_id, minutes=10)
     return await _phone_page(request, 2, {}, {}, "partials/change_phone_step.html", cookies=[cookie])
 
@@ -168,7 +170,7 @@ async def password_submit(request: HTMXRequest, data: Form) -> Response:
             request.cookies.get(guard.device_cookie_name(rt)),
         )
         if result.outcome is not LoginOutcome.OK:
-            errors["old_password"] = login_error(result)["password"]
+            errors["old_password"] = login_error(result, rt.clock.now())["password"]
         elif problem:
             errors["password"] = problem
         else:

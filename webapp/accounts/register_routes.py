@@ -17,11 +17,11 @@ from webapp.accounts.registration import (
     register,
 )
 from webapp.accounts.routes import Form, session_cookie
-from webapp.clock import SHANGHAI
+from webapp.clock import clock_time
 from webapp.i18n import _
 from webapp.identity.rules import ValidityPeriod
 from webapp.sms.codes import Purpose, next_send_at, send_code, send_outcome
-from webapp.web import origin_of, redirect, render, runtime_of
+from webapp.web import came_from, origin_of, redirect, render, runtime_of
 
 KEPT_FIELDS = ("name", "id_number", "valid_from", "period", "phone", "code")
 
@@ -51,10 +51,6 @@ async def _page(request: Request, data: dict, errors: dict[str, str], partial: s
         form_id="register-form",
         **extra,
     )
-
-
-def _local_time(moment) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%H:%M")
 
 
 @get("/register")
@@ -113,7 +109,7 @@ async def register_check(request: HTMXRequest, data: Form) -> Response:
         now = rt.clock.now()
         decision = await limits.take([lookup_limit(rt, origin_of(request).ip)], now)
         if not decision.allowed:
-            errors["id_number"] = _("查询过于频繁，请于{time}后再试", time=_local_time(decision.retry_at))
+            errors["id_number"] = _("查询过于频繁，请于{time}后再试", time=clock_time(decision.retry_at, now))
         elif await is_registered(rt, name, id_number):
             errors["id_number"] = ALREADY_REGISTERED
     errors.pop("name", None)
@@ -137,12 +133,14 @@ async def register_validity(request: HTMXRequest, data: Form) -> Response:
 
 @get("/agreement")
 async def agreement(request: HTMXRequest) -> Response:
-    return render(request, "agreement.html")
+    return render(request, "agreement.html", back=came_from(request, "/register"))
 
 
 @get("/faq")
 async def faq(request: HTMXRequest) -> Response:
-    return render(request, "faq.html", settings=runtime_of(request).settings)
+    return render(
+        request, "faq.html", settings=runtime_of(request).settings, back=came_from(request, "/login")
+    )
 
 
 ROUTES = [register_page, register_submit, register_sms, register_check, register_validity, agreement, faq]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -17,8 +17,8 @@ from webapp import audit
 from webapp.accounts import forms, guard, sessions
 from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import Account
-from webapp.accounts.views import account_view
-from webapp.clock import SHANGHAI
+from webapp.accounts.views import account_view, section_nav
+from webapp.clock import clock_time
 from webapp.i18n import N_, _, ngettext
 from webapp.web import origin_of, redirect, render, runtime_of, safe_next
 
@@ -123,7 +123,7 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
             return redirect(request, target, cookies=cookies)
         if result.outcome is LoginOutcome.UNACTIVATED:
             return redirect(request, "/activate")
-        errors.update(login_error(result))
+        errors.update(login_error(result, rt.clock.now()))
     status = 429 if "throttled" in errors else 200
     errors.pop("throttled", None)
     return render(
@@ -139,17 +139,21 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
     )
 
 
-def login_error(result) -> dict[str, str]:
+def login_error(result, now: datetime) -> dict[str, str]:
     if result.outcome is LoginOutcome.LOCKED:
-        until = result.until.astimezone(SHANGHAI).strftime("%H:%M")
-        return {"password": _("密码错误次数过多，账号已锁定，请于{time}后再试", time=until)}
+        return {
+            "password": _(
+                "密码错误次数过多，账号已锁定，请于{time}后再试", time=clock_time(result.until, now)
+            )
+        }
     if result.outcome is LoginOutcome.DISABLED:
         return {"identifier": _("账号已被停用，请联系客服")}
     if result.outcome is LoginOutcome.THROTTLED:
-        seconds = (
-            max(1, math.ceil((result.until - datetime.now(UTC)).total_seconds())) if result.until else 60
-        )
-        wait = ngettext("操作过于频繁，请{n}秒后再试", "操作过于频繁，请{n}秒后再试", seconds)
+        seconds = max(1, math.ceil((result.until - now).total_seconds())) if result.until else 60
+        if seconds > 60:
+            wait = _("操作过于频繁，请于{time}后再试", time=clock_time(result.until, now))
+        else:
+            wait = ngettext("操作过于频繁，请{n}秒后再试", "操作过于频繁，请{n}秒后再试", seconds)
         return {"password": wait, "throttled": "1"}
     return {"password": _("账号或密码错误")}
 
@@ -175,6 +179,7 @@ async def account_page(request: HTMXRequest, done: FromQuery[str] = "") -> Respo
         account=account_view(runtime_of(request), row),
         notice=notice,
         offer_level4=offer,
+        nav=section_nav(runtime_of(request), row, "account"),
     )
 
 

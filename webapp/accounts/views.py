@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from webapp.i18n import N_
 from webapp.runtime import Runtime
 from webapp.sms.phone import mask_phone
 
@@ -25,4 +26,22 @@ def account_view(rt: Runtime, row: dict) -> dict:
         "username": row["username"],
         "level": row["level"],
         "state": row["state"],
+    }
+
+
+# The sections of a signed-in account: on wide screens each of their pages shows them as navigation,
+# with whose account it is and its level (templates/partials/side_nav.html).
+SECTIONS = (
+    ("account", "/account", N_("账号管理")),
+    ("level", "/level", N_("实名等级")),
+    ("business", "/business", N_("工商注册")),
+)
+
+
+def section_nav(rt: Runtime, row: dict, section: str) -> dict:
+    return {
+        "section": section,
+        "sections": SECTIONS,
+        "name": mask_name(rt.keyring.decrypt_text(row["name"], "account.name")),
+        "level": row["level"],
     }

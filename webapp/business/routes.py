@@ -19,6 +19,7 @@ from webapp import flows
 from webapp.accounts import forms
 from webapp.accounts.routes import Form, signed_in_account
 from webapp.accounts.tables import Account
+from webapp.accounts.views import section_nav
 from webapp.business.rules import default_business_until, latest_business_until
 from webapp.business.service import (
     REFUSAL_MESSAGES,
@@ -97,6 +98,7 @@ async def _page(
         filings=await filings_for_account(rt, account["id"]) if refusal is None else [],
         hidden_reason=_(HIDDEN_REASONS.get(refusal, REFUSAL_MESSAGES.get(refusal, ""))) if refusal else "",
         upgrade_url=UPGRADE_PATH,
+        nav=section_nav(rt, account, "business"),
     )
 
 
@@ -124,7 +126,7 @@ async def _resume(request: HTMXRequest, account: dict) -> Response:
     ):
         return await _page(request, account)
     done = await flows.finish(rt, flow)
-    until = forms.parse_iso_date(str(flow.data.get("until", "")))
+    until = forms.parse_date(str(flow.data.get("until", "")))
     result = await set_business_registration(rt, account["id"], True, until, origin_of(request))
     account = await Account.select().where(Account.id == account["id"]).first()
     if result.ok:
@@ -144,13 +146,13 @@ async def _resume(request: HTMXRequest, account: dict) -> Response:
 
 def _read_switch(data: dict, errors: dict[str, str]) -> tuple[bool | None, date | None, str]:
     choice = forms.text(data, "business", 8)
-    raw_until = forms.text(data, "until", 10)
+    raw_until = forms.text(data, "until", 16)
     if choice not in {"yes", "no"}:
         errors["business"] = _("请选择是否办理工商登记注册")
         return None, None, raw_until
     until = None
     if choice == "yes":
-        until = forms.parse_iso_date(raw_until) if raw_until.strip() else None
+        until = forms.parse_date(raw_until) if raw_until.strip() else None
         if raw_until.strip() and until is None:
             errors["until"] = _("请输入正确的截止日期")
     return choice == "yes", until, raw_until
@@ -224,6 +226,7 @@ async def filing_page(request: HTMXRequest, ref: FromPath[str]) -> Response:
         filing=detail,
         confirm_url=f"/business/filings/{quote(detail.reference)}/decide?decision=confirm",
         decline_url=f"/business/filings/{quote(detail.reference)}/decide?decision=decline",
+        nav=section_nav(rt, account, "business"),
     )
 
 

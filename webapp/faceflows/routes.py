@@ -22,7 +22,7 @@ from webapp.accounts.recovery import (
 from webapp.accounts.routes import Form, session_cookie, signed_in_account
 from webapp.accounts.service import find_by_identifier
 from webapp.accounts.tables import Account
-from webapp.accounts.views import account_view, mask_id_number
+from webapp.accounts.views import account_view, mask_id_number, section_nav
 from webapp.faceflows import service
 from webapp.i18n import N_, _
 from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, next_send_at, send_outcome
@@ -51,6 +51,7 @@ async def level_page(request: HTMXRequest, done: FromQuery[str] = "") -> Respons
         "level.html",
         account=account_view(runtime_of(request), account),
         notice=_(notices[done]) if done in notices else "",
+        nav=section_nav(runtime_of(request), account, "level"),
     )
 
 

@@ -30,7 +30,7 @@ from litestar.plugins.htmx import HTMXRequest
 from webapp import flows, limits
 from webapp.accounts import forms
 from webapp.accounts.routes import Form
-from webapp.clock import SHANGHAI
+from webapp.clock import clock_time
 from webapp.face.check import FaceCheck, LiveScan
 from webapp.face.light import hex_colour
 from webapp.face.pool import FaceWorkerError
@@ -68,7 +68,7 @@ async def scan_start(request: HTMXRequest, data: Form) -> Response:
     origin = origin_of(request)
     taken = await service.take_attempt(rt, subject.key, origin.ip)
     if not taken.allowed:
-        when = taken.retry_at.astimezone(SHANGHAI).strftime("%H:%M")
+        when = clock_time(taken.retry_at, rt.clock.now())
         return json_answer(False, _("人脸核验次数过多，请于{time}后再试", time=when), status=429)
     if purpose == "upgrade" and account["face_consent_at"] is None:
         await service.record_consent(rt, account["id"], origin)

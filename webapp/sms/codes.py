@@ -20,7 +20,7 @@ from piccolo.columns import Integer, Timestamptz, Varchar
 from piccolo.table import Table
 
 from webapp import audit, limits
-from webapp.clock import SHANGHAI
+from webapp.clock import SHANGHAI, clock_time
 from webapp.crypto import constant_time_equal
 from webapp.db import write_transaction
 from webapp.i18n import N_, _, ngettext
@@ -57,17 +57,11 @@ class SendResult:
 
 
 def wait_message(retry_at: datetime, now: datetime) -> str:
-    """A refusal that names the wait: seconds when short, else the Beijing time it reopens."""
+    """A refusal that names the wait: seconds up to a minute, else the Beijing time it reopens."""
     seconds = max(1, math.ceil((retry_at - now).total_seconds()))
-    if seconds <= 120:
+    if seconds <= 60:
         return ngettext("发送过于频繁，请{n}秒后再获取验证码", "发送过于频繁，请{n}秒后再获取验证码", seconds)
-    local = retry_at.astimezone(SHANGHAI)
-    when = (
-        local.strftime("%H:%M")
-        if local.date() == now.astimezone(SHANGHAI).date()
-        else local.strftime("%m-%d %H:%M")
-    )
-    return _("短信发送次数已达上限，请于{time}后再试", time=when)
+    return _("短信发送次数已达上限，请于{time}后再试", time=clock_time(retry_at, now))
 
 
 SENT = N_("验证码已发送至{phone}")
