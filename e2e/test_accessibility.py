@@ -92,6 +92,11 @@ def test_signed_out_screens(page, audit):
     page.goto(page.base + "/offline")
     audit("offline page")
 
+    page.goto(page.base + "/register")
+    page.get_by_role("link", name="《用户协议》").click()
+    expect(page.get_by_role("dialog", name="用户协议")).to_be_visible()
+    audit("register with 用户协议 open over it")
+
     page.goto(page.base + "/lang/en?next=/login")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     audit("login (English)")
@@ -131,6 +136,8 @@ def test_signed_in_screens(page, audit, citizen, smtp_sink):
     audit("change password with errors")
     page.goto(page.base + "/level")
     audit("level page")
+    page.goto(page.base + "/business")
+    audit("business page")
     page.goto(page.base + "/level/upgrade")
     expect(page.get_by_label("我已阅读并同意《人脸信息处理告知书》")).to_be_visible()
     audit("face scan component (consent)")
@@ -300,8 +307,7 @@ def test_keyboard_only_registration(page, citizen, smtp_sink):
     page.keyboard.type(citizen.id_number)
     page.keyboard.press("Tab")
     assert focused(page) == "input-valid_from"
-    year, month, day = citizen.valid_from.split("-")
-    page.keyboard.type(month + day + year)  # Chromium's date field, in the order its locale shows
+    page.keyboard.type(citizen.valid_from)  # typed in the one format every screen shows
     tab_to(lambda: page.evaluate("document.activeElement.type") == "radio")
     for _ in range(4):
         if page.evaluate("document.activeElement.value") == "20y":

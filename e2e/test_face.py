@@ -56,7 +56,7 @@ def test_first_login_guide_to_level_4(camera_browsers, server, size, photo_citiz
     screenshot(page, "17-face-scan-consent")
     assert FaceScan(page).run(expect_redirect=True, live_screenshot="17-face-scan-live") == "已提升为四级实名"
     expect(page).to_have_url(server.url + "/account")
-    expect(page.get_by_text("四级实名", exact=True).first).to_be_visible()
+    expect(page.get_by_role("main").get_by_text("四级实名", exact=True)).to_be_visible()
     AccountPage(page).go("实名等级")
     screenshot(page, "11-level")
     page.get_by_role("link", name="撤回人脸授权").click()  # asks first, saying what goes with it
@@ -77,7 +77,7 @@ def test_level_4_refusals(camera_browsers, server, photo_citizen, smtp_sink, cli
     expect(page.locator(".face-scan__status")).to_contain_text(message)
     screenshot(page, f"17-face-refused-{REFUSAL_IDS[REFUSALS.index((clip, message))]}")
     page.goto(server.url + "/level")
-    expect(page.get_by_text("三级实名").first).to_be_visible()
+    expect(page.get_by_role("main").get_by_text("三级实名").first).to_be_visible()
     page.context.close()
 
 

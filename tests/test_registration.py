@@ -51,7 +51,7 @@ async def test_errors_stay_next_to_their_fields_and_values_are_kept(client):
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert field_error(html, "name") != ""
     assert field_error(html, "id_number") == "身份证号校验位不正确"
-    assert field_error(html, "valid_from") == "请选择身份证有效期开始日期"
+    assert field_error(html, "valid_from") == "请输入身份证有效期开始日期"
     assert field_error(html, "period") == "请选择有效期限"
     assert field_error(html, "phone") == "请输入正确的11位手机号"
     assert field_error(html, "code") == "请输入验证码"

@@ -12,7 +12,7 @@ import pytest
 
 from tests import factories
 from tests.support.business import set_level
-from tests.support.web import csrf_token, post_form
+from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.forms import parse_date
 from webapp.accounts.routes import login_error
 from webapp.accounts.service import LoginOutcome
@@ -98,3 +98,10 @@ async def test_the_signed_in_sections_carry_their_navigation(rt, client):
 async def test_back_from_the_agreement_goes_where_the_person_came_from(client, referer, back):
     page = (await client.get("/agreement", headers={"referer": referer} if referer else {})).text
     assert f'<a class="step-header__back" href="{back}">' in page
+
+
+async def test_a_date_that_cannot_be_read_says_the_format(client):
+    token = await csrf_token(client)
+    answer = await post_form(client, "/register", {"valid_from": "06012018", "period": "20y"}, token=token)
+    assert field_error(answer.text, "valid_from") == "请按2018-06-01的格式输入日期"
+    assert 'value="06012018"' in answer.text  # what was typed stays, to be corrected

@@ -77,11 +77,12 @@
     });
   }
 
-  // Focus is moved after a swap only when the swap took it away (the pressed button is gone): someone who
-  // has already gone on to the next field keeps typing there.
-  function focusIsFree() {
+  // Focus is moved after a swap only when the swap took it (the pressed button is gone, or htmx put it back
+  // on the field of the same id in the new content): someone who has already gone on to another field
+  // keeps typing there.
+  function focusIsFree(swapped) {
     var active = document.activeElement;
-    return !active || active === document.body || !active.isConnected;
+    return !active || active === document.body || !active.isConnected || swapped.contains(active);
   }
 
   // After a swap, move focus to the first error, else to the new step's heading, and announce it.
@@ -285,7 +286,7 @@
     if (element.matches(".field__error[id]")) syncInvalid(element);
     restorePasswords(element);
     var invalid = element.querySelector("[aria-invalid='true']");
-    if (focusIsFree()) {
+    if (focusIsFree(element)) {
       if (element.matches(".step") || invalid) focusAfterSwap(element);
       else if (element.id === "sms-group") element.querySelector("input[name=code]").focus(); // what to type next
     }

@@ -68,13 +68,16 @@ class Validity:
 def read_validity(
     form: dict[str, Any], id_number: str | None, today: date, errors: dict[str, str]
 ) -> Validity:
-    valid_from = parse_date(text(form, "valid_from"))  # read whole: "2018-06-01junk" is no date
+    typed = text(form, "valid_from")
+    valid_from = parse_date(typed)  # read whole: "2018-06-01junk" is no date
     try:
         period = ValidityPeriod(text(form, "period", 8))
     except ValueError:
         period = None
     if valid_from is None:
-        errors["valid_from"] = N_("请选择身份证有效期开始日期")
+        errors["valid_from"] = (
+            N_("请输入身份证有效期开始日期") if not typed.strip() else N_("请按2018-06-01的格式输入日期")
+        )
     if period is None:
         errors["period"] = N_("请选择有效期限")
     valid_to = compute_valid_to(valid_from, period) if valid_from and period else None

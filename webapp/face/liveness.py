@@ -9,7 +9,9 @@ the same stream, not to population averages: eyes and mouths differ between peop
   with an open-eye frame right before and after it (the eye is seen closing and opening). A human
   blink lasts 100–400 ms: one to four frames at 10–12 fps.
 - **Open mouth 张嘴.** A run of frames whose mouth aspect ratio is at least
-  :data:`MOUTH_OPEN_DELTA` above the resting mouth.
+  :data:`MOUTH_OPEN_DELTA` above the resting mouth. The ratio is read on landmarks refitted in a box
+  placed by the upper face (:func:`webapp.face.pipeline.upper_face_box`): the detector's own box comes
+  in steps and, close to the camera, stepped down when the jaw dropped, squashing the open mouth.
 - **Continuity.** Between consecutive usable frames (at most :data:`MAX_GAP_FRAMES` unusable
   frames between them) the face box must overlap (IoU ≥ :data:`MIN_BOX_IOU`), its centre may move
   at most :data:`MAX_CENTRE_JUMP` box sizes, its size may change at most by :data:`MAX_SIZE_CHANGE`,
@@ -19,8 +21,9 @@ the same stream, not to population averages: eyes and mouths differ between peop
 
 The blink and mouth thresholds were set on landmark-warped photos (``tests/support/clips.py``) and
 the rendered head (``tests/support/head.py``): the blink brings the eye ratio to 0.38–0.72 × the
-baseline, the open mouth raises the mouth ratio by 0.20–0.43, while frames showing other actions
-stay within 0.78–1.19 × and ±0.06.
+baseline; the open mouth raises the (refitted) mouth ratio by 0.28 or more on rendered heads whose
+mouth is closed at rest, 28–45 cm away (obama-2.jpg, half open at rest, by only 0.08–0.15); frames
+showing other actions stayed within 0.78–1.19 × and ±0.06.
 """
 
 from __future__ import annotations
