@@ -20,6 +20,21 @@ async def imported_account(rt):
     return await create_account(rt, new, factories.ORIGIN), record, phone
 
 
+async def phone_verified(client, token: str, id_number: str, phone: str, smtp_sink):
+    """激活账号 step 1 by SMS: the code sent to the phone, then 下一步 with it; the answer to 下一步."""
+    sent = await post_form(
+        client, "/activate/sms", {"id_number": id_number, "phone": phone}, htmx=True, token=token
+    )
+    assert "如信息无误，验证码已发送至" in sent.text and smtp_sink.to(phone)
+    return await post_form(
+        client,
+        "/activate",
+        {"id_number": id_number, "phone": phone, "code": smtp_sink.code_for(phone)},
+        htmx=True,
+        token=token,
+    )
+
+
 async def test_faq_3_story_register_then_login_with_any_password_then_activate(rt, client, smtp_sink):
     account_id, record, phone = await imported_account(rt)
     token = await csrf_token(client, "/register")
@@ -44,17 +59,7 @@ async def test_faq_3_story_register_then_login_with_any_password_then_activate(r
     assert "激活账号" in page.text and "第1步，共2步" in page.text and "登录未成功" in page.text
     assert f'value="{record.id_number}"' in page.text
 
-    sent = await post_form(
-        client, "/activate/sms", {"id_number": record.id_number, "phone": phone}, htmx=True, token=token
-    )
-    assert "如信息无误，验证码已发送至" in sent.text
-    step2 = await post_form(
-        client,
-        "/activate",
-        {"id_number": record.id_number, "phone": phone, "code": smtp_sink.code_for(phone)},
-        htmx=True,
-        token=token,
-    )
+    step2 = await phone_verified(client, token, record.id_number, phone, smtp_sink)
     assert "6-20位字符，第一位必须为字母，支持数字、下划线" in step2.text
     assert "8-16位数字/字母/符号两种以上" in step2.text and "请确认密码" in step2.text
 
@@ -119,17 +124,7 @@ async def test_faq_3_on_an_active_account_ends_with_a_new_password_not_a_lock(rt
     assert 'action="/activate/from-login"' in response.text  # every failed login offers the way
     page = await post_form(client, "/activate/from-login", {"identifier": phone}, token=token)
     assert f'value="{phone}"' in page.text  # a phone typed at 登录 lands in 手机号
-    sent = await post_form(
-        client, "/activate/sms", {"id_number": record.id_number, "phone": phone}, htmx=True, token=token
-    )
-    assert "如信息无误，验证码已发送至" in sent.text and smtp_sink.to(phone)
-    step2 = await post_form(
-        client,
-        "/activate",
-        {"id_number": record.id_number, "phone": phone, "code": smtp_sink.code_for(phone)},
-        htmx=True,
-        token=token,
-    )
+    step2 = await phone_verified(client, token, record.id_number, phone, smtp_sink)
     assert "该账号已激活，无需再次激活" in step2.text and 'name="username"' not in step2.text
     done = await post_form(
         client,

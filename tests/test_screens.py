@@ -105,3 +105,16 @@ async def test_a_date_that_cannot_be_read_says_the_format(client):
     answer = await post_form(client, "/register", {"valid_from": "06012018", "period": "20y"}, token=token)
     assert field_error(answer.text, "valid_from") == "请按2018-06-01的格式输入日期"
     assert 'value="06012018"' in answer.text  # what was typed stays, to be corrected
+
+
+async def test_a_refusal_never_sends_a_password_back(client):
+    token = await csrf_token(client)
+    secret = "Spring-rain-26"
+    answer = await post_form(
+        client,
+        "/register",
+        {"name": "王小明", "code": "000000", "password": secret, "password2": secret},
+        htmx=True,
+        token=token,
+    )
+    assert field_error(answer.text, "phone") and secret not in answer.text  # app.js puts it back, in the page
