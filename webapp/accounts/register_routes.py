@@ -43,6 +43,7 @@ async def _page(request: Request, data: dict, errors: dict[str, str], partial: s
         partial,
         form=values,
         errors=forms.translated(errors),
+        already_registered=errors.get("id_number") == ALREADY_REGISTERED,  # with 去登录 and 忘记密码
         periods=[(p.value, _(p.label)) for p in ValidityPeriod],
         valid_to=validity.valid_to,
         long_term=validity.period is ValidityPeriod.LONG_TERM,
