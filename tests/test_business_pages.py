@@ -180,6 +180,10 @@ ODD = st.one_of(st.text(max_size=40), st.sampled_from(["", "\x00", "yes", "no", 
 async def test_hostile_switch_input_never_fails(rt, client, data):
     if not hasattr(rt, "_business_token"):
         _id, _record, rt._business_token = await signed_in(rt, client)
+        page = await client.get("/business", follow_redirects=False)
+        assert (
+            page.status_code == 200 and 'id="business-form"' in page.text
+        )  # signed in: the forms are reached
     for path in ("/business/switch", "/business/upgrade"):
         values = data.draw(st.fixed_dictionaries({}, optional={"business": ODD, "until": ODD}), label=path)
         for htmx in (False, True):

@@ -270,11 +270,20 @@ async def test_a_confirm_and_a_decline_at_the_same_moment_leave_it_declined(rt):
     a, b = factories.person("邓超"), factories.person("孙红")
     reference = await new_filing(rt, (a, "director"), (b, "director"))
     ida, idb = await register(rt, a), await register(rt, b)
-    await asyncio.gather(
+    confirm, decline = await asyncio.gather(
         decide(rt, ida, reference, "confirm", FACE, ORIGIN),
         decide(rt, idb, reference, "decline", FACE, ORIGIN),
     )
+    assert decline.ok and decline.filing_status == "declined"
     assert (await Filing.select(Filing.status).first())["status"] == "declined"
+    a_row, b_row = await FilingPerson.select(FilingPerson.status).order_by(FilingPerson.id)
+    assert b_row["status"] == "declined"
+    # The confirm either came first and is recorded, or came second and is refused: never lost, never
+    # recorded on a closed filing.
+    if confirm.ok:
+        assert a_row["status"] == "confirmed"
+    else:
+        assert confirm.refusal is Refusal.FILING_CLOSED and a_row["status"] == "pending"
 
 
 async def test_parallel_confirmations_by_one_person_are_recorded_once(rt):

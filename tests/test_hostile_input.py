@@ -98,16 +98,18 @@ async def test_account_forms_never_fail(rt, client, data):
     if not hasattr(rt, "_hostile_phone"):
         _id, _record, rt._hostile_phone = await factories.account(rt)
     token = await csrf_token(client)
-    await client.post(
+    signed = await client.post(
         "/login",
         data={"identifier": rt._hostile_phone, "password": factories.PASSWORD, "_csrf_token": token},
         follow_redirects=False,
     )
-    await client.post(
+    assert (signed.status_code, signed.headers.get("location")) == (303, "/account")  # the forms are reached
+    step = await client.post(
         "/account/phone/password",
         data={"password": factories.PASSWORD, "_csrf_token": token},
         follow_redirects=False,
     )
+    assert step.status_code == 200 and 'name="phone"' in step.text  # 修改手机号 step 2, where its forms are
     await post_everywhere(client, token, ACCOUNT_FORMS, data)
 
 
