@@ -104,10 +104,12 @@
   document.addEventListener("input", function (event) {
     var input = event.target;
     if (!input.matches || !input.matches("[aria-invalid='true']")) return;
-    var field = input.closest(".field");
+    var field = input.closest(".field, .choices"); // a text field, or a group of radio buttons
     var message = field && field.querySelector(".field__error");
-    input.removeAttribute("aria-invalid");
-    if (field) field.classList.remove("field--invalid");
+    (field ? field.querySelectorAll("[aria-invalid='true']") : [input]).forEach(function (each) {
+      each.removeAttribute("aria-invalid");
+    });
+    if (field) field.classList.remove("field--invalid", "choices--invalid");
     if (message) message.hidden = true;
   });
 
