@@ -35,9 +35,7 @@ DESCRIPTION = "initial schema"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="webapp", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="webapp", description=DESCRIPTION)
 
     manager.add_table(
         class_name="UserSession",
@@ -53,21 +51,13 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="Account", tablename="account", schema=None, columns=None
-    )
+    manager.add_table(class_name="Account", tablename="account", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="SmsCode", tablename="sms_code", schema=None, columns=None
-    )
+    manager.add_table(class_name="SmsCode", tablename="sms_code", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Citizen", tablename="citizen", schema=None, columns=None
-    )
+    manager.add_table(class_name="Citizen", tablename="citizen", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="RateEvent", tablename="rate_event", schema=None, columns=None
-    )
+    manager.add_table(class_name="RateEvent", tablename="rate_event", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="UserSession",

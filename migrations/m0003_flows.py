@@ -30,13 +30,9 @@ DESCRIPTION = "flows"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="webapp", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="webapp", description=DESCRIPTION)
 
-    manager.add_table(
-        class_name="Flow", tablename="flow", schema=None, columns=None
-    )
+    manager.add_table(class_name="Flow", tablename="flow", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="Flow",

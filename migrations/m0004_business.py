@@ -64,9 +64,7 @@ DESCRIPTION = "business"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="webapp", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="webapp", description=DESCRIPTION)
 
     manager.add_table(
         class_name="FilingPerson",
@@ -75,13 +73,9 @@ async def forwards():
         columns=None,
     )
 
-    manager.add_table(
-        class_name="ApiKey", tablename="api_key", schema=None, columns=None
-    )
+    manager.add_table(class_name="ApiKey", tablename="api_key", schema=None, columns=None)
 
-    manager.add_table(
-        class_name="Filing", tablename="filing", schema=None, columns=None
-    )
+    manager.add_table(class_name="Filing", tablename="filing", schema=None, columns=None)
 
     manager.add_column(
         table_class_name="FilingPerson",

@@ -13,9 +13,7 @@ DESCRIPTION = "api key system"
 
 
 async def forwards():
-    manager = MigrationManager(
-        migration_id=ID, app_name="webapp", description=DESCRIPTION
-    )
+    manager = MigrationManager(migration_id=ID, app_name="webapp", description=DESCRIPTION)
 
     manager.add_column(
         table_class_name="ApiKey",

@@ -23,7 +23,7 @@ import pytest
 
 from tests.support.pgcluster import ThrowawayPostgres
 from tests.support.smtp_sink import SmtpSink
-from webapp import db
+from webapp import db, piccolo_conf
 from webapp.clock import SHANGHAI
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings
@@ -78,7 +78,7 @@ class FrozenClock:
 async def _migrate(url: str) -> None:
     from webapp.cli import run_migrations
 
-    db.bind(db.make_engine(url))
+    piccolo_conf.bind(db.make_engine(url))
     assert await run_migrations() == 0
 
 
@@ -127,7 +127,7 @@ async def database(template_database, postgres, tmp_path):
         await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE {template_database}')
         await connection.close()
         url = postgres.rsplit("/", 1)[0] + "/" + name
-    db.bind(db.make_engine(url))
+    piccolo_conf.bind(db.make_engine(url))
     yield url
     if ENGINE == "postgres":
         connection = await asyncpg.connect(postgres)

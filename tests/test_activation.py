@@ -8,7 +8,7 @@ from tests import factories
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.service import NewAccount, create_account
 from webapp.accounts.tables import Account
-from webapp.sms.codes import SmsCode
+from webapp.sms.tables import SmsCode
 
 pytestmark = pytest.mark.usefixtures("database")
 

@@ -15,10 +15,11 @@ from tests.support.business import FACE, register
 from tests.test_commands import run_cli
 from tests.test_data_at_rest import _raw_database_bytes
 from tests.test_profile import logged_in
-from webapp.audit import AuditEvent, Origin
+from webapp.audit import Origin
 from webapp.business.apikeys import create_api_key, revoke_api_key
 from webapp.business.service import decide
 from webapp.business.tables import ApiKey, Filing, FilingPerson
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 CLI = Origin.command_line()

@@ -12,7 +12,6 @@ from tests import factories
 from tests.support.business import FACE, days, new_filing, register, set_level
 from tests.test_data_at_rest import _raw_database_bytes
 from webapp.accounts.tables import Account
-from webapp.audit import AuditEvent
 from webapp.business import rules
 from webapp.business.rules import FilingInvalid, validate_filing
 from webapp.business.service import (
@@ -24,6 +23,7 @@ from webapp.business.service import (
     set_business_registration,
 )
 from webapp.business.tables import Filing, FilingPerson
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 ORIGIN = factories.ORIGIN

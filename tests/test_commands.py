@@ -12,10 +12,10 @@ import pytest
 from tests import factories
 from tests.conftest import TEST_KEY
 from webapp.accounts.tables import Account
-from webapp.audit import AuditEvent
 from webapp.demo import seed_demo
 from webapp.identity.tables import Citizen
 from webapp.piccolo_app import APP_CONFIG
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 WEBAPP = str(Path(sys.executable).parent / "webapp")

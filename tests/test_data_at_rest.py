@@ -76,7 +76,7 @@ def test_blind_indexes_are_stable_and_separate_per_kind():
 
 
 async def test_the_audit_log_refuses_updates_and_deletes(rt):
-    from webapp.audit import AuditEvent
+    from webapp.tables import AuditEvent
 
     await factories.account(rt)
     assert await AuditEvent.count() == 1

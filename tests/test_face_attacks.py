@@ -18,9 +18,8 @@ from tests.support.faceflows import face, imported_with_photo, level3_with_photo
 from tests.support.performers import PERSON, LivePerson, prerecorded, still, warped_still
 from tests.support.stream import AsgiWebSocket, cookies_of, run_scan, start_scan
 from tests.support.web import csrf_token, post_form
-from webapp.accounts.tables import Account, UserSession
+from webapp.accounts.tables import Account, Flow, UserSession
 from webapp.face.scan import draw_plan
-from webapp.flows import Flow
 
 pytestmark = pytest.mark.usefixtures("database")
 LIGHT_REFUSAL = "未能确认为本人实时操作"

@@ -16,7 +16,7 @@ from tests.support.performers import PERSON, LivePerson
 from tests.support.stream import start_scan
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.tables import Account, UserSession
-from webapp.audit import AuditEvent
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 NOT_MATCHED = {"ok": False, "message": "人脸核验未通过，请确认是本人操作后重试", "redirect": ""}

@@ -12,7 +12,7 @@ from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts import passwords, sessions
 from webapp.accounts.service import LoginOutcome, login
 from webapp.accounts.tables import UserSession
-from webapp.audit import AuditEvent
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 

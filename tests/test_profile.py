@@ -8,7 +8,7 @@ from tests import factories
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts import sessions
 from webapp.accounts.tables import Account, UserSession
-from webapp.audit import AuditEvent
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 

@@ -36,15 +36,13 @@ from tests.conftest import runtime_with
 from tests.support.business import new_filing
 from tests.support.business import register as register_at_level
 from tests.support.web import csrf_token, field_error, post_form
-from webapp.accounts.tables import Account
+from webapp.accounts.tables import Account, Flow
 from webapp.app import create_app
-from webapp.audit import AuditEvent
 from webapp.clock import SHANGHAI
 from webapp.face.pool import FacePool
-from webapp.flows import Flow
-from webapp.limits import RateEvent
 from webapp.runtime import build_runtime
-from webapp.sms.codes import SmsCode
+from webapp.sms.tables import SmsCode
+from webapp.tables import AuditEvent, RateEvent
 from webapp.web import CSP
 
 pytestmark = pytest.mark.usefixtures("database")

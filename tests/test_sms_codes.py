@@ -10,7 +10,9 @@ import pytest
 from tests.conftest import runtime_with
 from webapp import audit, limits
 from webapp.clock import SHANGHAI
-from webapp.sms.codes import CodeCheck, Purpose, SmsCode, next_send_at, send_code, verify_code
+from webapp.sms.codes import CodeCheck, Purpose, next_send_at, send_code, verify_code
+from webapp.sms.tables import SmsCode
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 ORIGIN = audit.Origin(ip="203.0.113.7", user_agent="pytest")
@@ -200,7 +202,7 @@ async def test_hanging_relay_fails_within_the_timeout(rt):
 async def test_sms_send_is_audited_without_the_phone(rt, smtp_sink):
     phone = "13900000014"
     await send_code(rt, phone, Purpose.REGISTER, ORIGIN)
-    [event] = await audit.AuditEvent.select().where(audit.AuditEvent.event == "sms_sent")
+    [event] = await AuditEvent.select().where(AuditEvent.event == "sms_sent")
     assert event["ip"] == ORIGIN.ip
     # Not the phone, nor a masked phone (136****0014): no four of its digits in a row.
     assert not any(phone[i : i + 4] in event["detail"] for i in range(len(phone) - 3)), event["detail"]

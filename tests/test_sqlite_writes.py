@@ -20,8 +20,8 @@ from tests.support.web import post_form
 from tests.test_business_api import api_key, body, post_filing  # noqa: F401 (api_key is a fixture)
 from webapp import audit, db
 from webapp.accounts import passwords
-from webapp.audit import AuditEvent
 from webapp.db import write_transaction
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 sqlite_only = pytest.mark.skipif(ENGINE != "sqlite", reason="the write gate is SQLite's")

@@ -19,7 +19,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 
-from webapp import db
+from webapp import db, piccolo_conf
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, load_settings
@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     background: list[asyncio.Task] = []
 
     async def start() -> None:
-        db.bind(db.make_engine(settings.database_url))
+        piccolo_conf.bind(db.make_engine(settings.database_url))
         await db.ensure_pool()
         background.append(asyncio.create_task(purge_hourly(runtime)))
 

@@ -8,19 +8,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from piccolo.columns import Integer, Text, Timestamptz, Varchar
-from piccolo.table import Table
+from webapp.tables import AuditEvent
 
 log = logging.getLogger("webapp.audit")
-
-
-class AuditEvent(Table, tablename="audit_event"):
-    at = Timestamptz(index=True)
-    event = Varchar(length=48, index=True)
-    account_id = Integer(null=True, default=None, index=True)  # no foreign key: the log outlives accounts
-    ip = Varchar(length=45, default="")
-    user_agent = Varchar(length=300, default="")
-    detail = Text(default="{}")  # JSON; never names, ID numbers or phone numbers
 
 
 @dataclass(frozen=True)

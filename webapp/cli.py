@@ -18,11 +18,11 @@ def _with_runtime(work: Callable[..., Awaitable[int]]) -> Callable[[argparse.Nam
     """Run an async command with the database bound and a runtime built from the environment."""
 
     def run(args: argparse.Namespace) -> int:
-        from webapp import db
+        from webapp import db, piccolo_conf
         from webapp.runtime import build_runtime
 
         settings = load_settings()
-        db.bind(db.make_engine(settings.database_url))
+        piccolo_conf.bind(db.make_engine(settings.database_url))
         return asyncio.run(work(build_runtime(settings), args))
 
     return run
@@ -50,10 +50,10 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def migrate(args: argparse.Namespace) -> int:
-    from webapp import db
+    from webapp import db, piccolo_conf
 
     settings = load_settings()
-    db.bind(db.make_engine(settings.database_url))
+    piccolo_conf.bind(db.make_engine(settings.database_url))
     return asyncio.run(run_migrations())
 
 

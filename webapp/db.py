@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import os
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -16,8 +17,10 @@ from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.querystring import QueryString
+from piccolo.table import Table
 
 from webapp.loops import PerLoop
+from webapp.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 RETRY_AFTER_SECONDS = 5
@@ -134,22 +137,25 @@ def _prepare_sqlite_file(path: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
-def bind(engine: Engine) -> None:
-    """Point every table, and Piccolo's migration runner, at this engine."""
-    from webapp import piccolo_conf
-    from webapp.piccolo_app import APP_CONFIG
+_bound: Engine | None = None
 
+
+def bind(engine: Engine, tables: Sequence[type[Table]]) -> None:
+    """Point these tables (``webapp.piccolo_app.bind`` hands in all of them) at this engine."""
+    global _bound
     if isinstance(engine, SQLiteEngine):
         _prepare_sqlite_file(Path(engine.path))
-    piccolo_conf.DB = engine
-    for table in APP_CONFIG.table_classes:
+    _bound = engine
+    for table in tables:
         table._meta.db = engine
 
 
 def engine() -> Engine:
-    from webapp import piccolo_conf
-
-    return piccolo_conf.DB
+    """The bound engine; before any, the one ``WEBAPP_DATABASE_URL`` names (as Piccolo's own tools see)."""
+    global _bound
+    if _bound is None:
+        _bound = make_engine(os.environ.get("WEBAPP_DATABASE_URL", Settings.database_url))
+    return _bound
 
 
 async def ensure_pool() -> None:

@@ -14,24 +14,11 @@ from typing import Any
 
 from litestar import Request
 from litestar.datastructures import Cookie
-from piccolo.columns import ForeignKey, Text, Timestamptz, Varchar
-from piccolo.columns.base import OnDelete
-from piccolo.table import Table
 
-from webapp.accounts.tables import Account
+from webapp.accounts.tables import Flow
 from webapp.runtime import Runtime
 
 FLOW_MINUTES = 15
-
-
-class Flow(Table, tablename="flow"):
-    token_hash = Varchar(length=64, unique=True)
-    kind = Varchar(length=24)
-    state = Varchar(length=24)
-    account = ForeignKey(references=Account, on_delete=OnDelete.cascade, null=True, default=None)
-    data = Text(default="{}")  # never personal data in clear
-    created_at = Timestamptz()
-    expires_at = Timestamptz(index=True)
 
 
 @dataclass

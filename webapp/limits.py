@@ -11,15 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from piccolo.columns import Timestamptz, Varchar
-from piccolo.table import Table
-
 from webapp.db import write_transaction
-
-
-class RateEvent(Table, tablename="rate_event"):
-    key = Varchar(length=64, index=True)
-    at = Timestamptz(index=True)
+from webapp.tables import RateEvent
 
 
 @dataclass(frozen=True)
@@ -102,10 +95,15 @@ async def take(limits: Sequence[Limit], now: datetime) -> Decision:
                 retry_at = until if retry_at is None else max(retry_at, until)
         if retry_at is not None:
             return Decision(allowed=False, retry_at=retry_at)
-        rows = await RateEvent.insert(*(RateEvent(key=limit.key, at=now) for limit in limits)).returning(
-            RateEvent.id
-        )
-    return Decision(allowed=True, retry_at=None, event_ids=tuple(row["id"] for row in rows))
+        event_ids = await record([limit.key for limit in limits], now)
+    return Decision(allowed=True, retry_at=None, event_ids=event_ids)
+
+
+async def record(keys: Sequence[str], now: datetime) -> tuple[int, ...]:
+    """One event under each key, at ``now``; their ids, in order. Inside the caller's write transaction
+    when it must be atomic with a check."""
+    rows = await RateEvent.insert(*(RateEvent(key=key, at=now) for key in keys)).returning(RateEvent.id)
+    return tuple(row["id"] for row in rows)
 
 
 async def give_back(decision: Decision) -> None:

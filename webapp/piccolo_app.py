@@ -1,13 +1,11 @@
 from piccolo.conf.apps import AppConfig
 
-from webapp.accounts.tables import Account, UserSession
-from webapp.audit import AuditEvent
+from webapp.accounts.tables import Account, Flow, UserSession
 from webapp.business.tables import ApiKey, Filing, FilingPerson
-from webapp.flows import Flow
 from webapp.identity.tables import Citizen
-from webapp.limits import RateEvent
 from webapp.settings import PROJECT_ROOT
-from webapp.sms.codes import SmsCode
+from webapp.sms.tables import SmsCode
+from webapp.tables import AuditEvent, RateEvent
 
 APP_CONFIG = AppConfig(
     app_name="webapp",

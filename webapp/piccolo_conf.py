@@ -1,15 +1,22 @@
-"""Piccolo's configuration module (PICCOLO_CONF=webapp.piccolo_conf).
+"""Piccolo's configuration module (PICCOLO_CONF=webapp.piccolo_conf), and where the app binds its engine.
 
-DB starts from WEBAPP_DATABASE_URL; ``webapp.db.bind`` replaces it when the app or a command starts.
+DB starts as ``webapp.db.engine()`` (``WEBAPP_DATABASE_URL``); :func:`bind` replaces it when the app or a
+command starts, so Piccolo's migration runner uses the same engine as the tables.
 """
 
-import os
-
 from piccolo.conf.apps import AppRegistry
+from piccolo.engine.base import Engine
 
-from webapp.db import make_engine
-from webapp.settings import Settings
+from webapp import db
+from webapp.piccolo_app import APP_CONFIG
 
-DB = make_engine(os.environ.get("WEBAPP_DATABASE_URL", Settings.database_url))
+DB = db.engine()
 
 APP_REGISTRY = AppRegistry(apps=["webapp.piccolo_app"])
+
+
+def bind(engine: Engine) -> None:
+    """Every table, and Piccolo's migration runner, on this engine."""
+    global DB
+    db.bind(engine, APP_CONFIG.table_classes)
+    DB = engine

@@ -12,7 +12,7 @@ An attempt is reserved — counted as a failure — before Argon2 runs and settl
 the subject's write lock, so parallel guesses cannot all be verified against one stale count; a lock
 set while an attempt was being verified stands even when its password was right.
 
-The counts are :class:`webapp.limits.RateEvent` rows under keyed hashes (no identifier, address or
+The counts are :class:`webapp.tables.RateEvent` rows under keyed hashes (no identifier, address or
 device id is stored) and are purged with them.
 """
 
@@ -25,8 +25,9 @@ from datetime import datetime, timedelta
 from webapp.clock import SHANGHAI
 from webapp.crypto import constant_time_equal
 from webapp.db import write_transaction
-from webapp.limits import CalendarDay, RateEvent, event_times
+from webapp.limits import CalendarDay, event_times, record
 from webapp.runtime import Runtime
+from webapp.tables import RateEvent
 
 DEVICE_COOKIE_DAYS = 400
 COUNT_WINDOW = timedelta(days=1)  # failures older than this no longer count towards a lock
@@ -101,7 +102,7 @@ def _device_mac(rt: Runtime, account_id: int, device: str) -> str:
 
 async def _lock(rt: Runtime, keys: Keys, now: datetime) -> Verdict:
     """Lock the source; its failures are spent (the lock now stands for them)."""
-    await RateEvent.insert(RateEvent(key=keys.lock, at=now))
+    await record([keys.lock], now)
     await RateEvent.delete().where(RateEvent.key == keys.failures)
     return Verdict(now + timedelta(minutes=rt.settings.login_lock_minutes), newly_locked=True)
 
@@ -130,10 +131,8 @@ async def reserve(rt: Runtime, subject: str, source: str, now: datetime) -> Rese
             return Reservation(keys, standing)
         if await _failures(rt, keys, now) >= rt.settings.login_max_failures:  # that many still in flight
             return Reservation(keys, await _lock(rt, keys, now))
-        rows = await RateEvent.insert(
-            RateEvent(key=keys.failures, at=now), RateEvent(key=keys.day, at=now)
-        ).returning(RateEvent.id)
-    return Reservation(keys, Verdict(), day_event=rows[1]["id"])
+        _failure, day_event = await record([keys.failures, keys.day], now)
+    return Reservation(keys, Verdict(), day_event=day_event)
 
 
 async def settle(rt: Runtime, reservation: Reservation, matches: bool, now: datetime) -> Verdict:

@@ -34,3 +34,15 @@ class UserSession(Table, tablename="user_session"):
     expires_at = Timestamptz()
     ip = Varchar(length=45, default="")
     user_agent = Varchar(length=300, default="")
+
+
+class Flow(Table, tablename="flow"):
+    """A multi-step flow (webapp.flows): a keyed hash of the browser's token, its kind, state and expiry."""
+
+    token_hash = Varchar(length=64, unique=True)
+    kind = Varchar(length=24)
+    state = Varchar(length=24)
+    account = ForeignKey(references=Account, on_delete=OnDelete.cascade, null=True, default=None)
+    data = Text(default="{}")  # never personal data in clear
+    created_at = Timestamptz()
+    expires_at = Timestamptz(index=True)

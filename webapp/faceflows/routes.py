@@ -28,7 +28,6 @@ from webapp.i18n import N_, _
 from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, next_send_at, send_outcome
 from webapp.web import origin_of, redirect, render, runtime_of, safe_next
 
-SCAN = "face"  # the flow kind holding one issued, streaming or passed scan
 LOGIN = "face_login"
 RECOVER = "recover"
 FILING = "filing_decision"

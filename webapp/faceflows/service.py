@@ -11,15 +11,15 @@ import struct
 from dataclasses import dataclass
 
 from webapp import audit, limits
-from webapp.accounts.tables import Account
+from webapp.accounts.tables import Account, Flow
 from webapp.face.check import FaceCheck
 from webapp.face.pipeline import distance
-from webapp.flows import Flow
 from webapp.i18n import N_
 from webapp.identity.authority import AuthorityUnavailable
 from webapp.identity.rules import normalize_id_number
 from webapp.runtime import Runtime
 
+SCAN = "face"  # the flow kind holding one issued, streaming or passed scan
 TEMPLATE_CONTEXT = "account.face_template"
 NOT_MATCHED = N_("人脸核验未通过，请确认是本人操作后重试")
 SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
@@ -74,8 +74,6 @@ async def take_attempt(rt: Runtime, subject: str, ip: str) -> limits.Decision:
 
 async def void_open_scans(rt: Runtime, subject) -> None:
     """One open scan per flow (the context flow remembers its latest) and per signed-in upgrade."""
-    from webapp.faceflows.routes import SCAN
-
     if subject.flow is None and subject.account is not None:
         await Flow.delete().where(
             (Flow.kind == SCAN) & (Flow.account == subject.account["id"]) & (Flow.state == "issued")

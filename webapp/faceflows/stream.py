@@ -36,7 +36,8 @@ from webapp.face.light import hex_colour
 from webapp.face.pool import FaceWorkerError
 from webapp.face.scan import FRAME_HEIGHT, FRAME_WIDTH, TARGET_FPS, draw_plan
 from webapp.faceflows import service
-from webapp.faceflows.routes import CALIBRATE, SCAN, SIGNED_OUT_PURPOSES, json_answer, subject_of, succeed
+from webapp.faceflows.routes import CALIBRATE, SIGNED_OUT_PURPOSES, json_answer, subject_of, succeed
+from webapp.faceflows.service import SCAN
 from webapp.i18n import _, current_locale, negotiate
 from webapp.web import origin_of, runtime_of, safe_next
 

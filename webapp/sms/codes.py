@@ -16,9 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from piccolo.columns import Integer, Timestamptz, Varchar
-from piccolo.table import Table
-
 from webapp import audit, limits
 from webapp.clock import SHANGHAI, clock_time
 from webapp.crypto import constant_time_equal
@@ -27,16 +24,7 @@ from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
 from webapp.sms.channels import DeliveryError
 from webapp.sms.phone import mask_phone
-
-
-class SmsCode(Table, tablename="sms_code"):
-    phone_index = Varchar(length=64, index=True)
-    purpose = Varchar(length=32)
-    code_hash = Varchar(length=64)
-    created_at = Timestamptz()
-    expires_at = Timestamptz()
-    wrong_entries = Integer(default=0)
-    used_at = Timestamptz(null=True, default=None)
+from webapp.sms.tables import SmsCode
 
 
 class Purpose(StrEnum):
@@ -237,7 +225,7 @@ async def verify_code(
             return CodeCheck.OK
         wrong = active["wrong_entries"] + 1
         await SmsCode.update({SmsCode.wrong_entries: wrong}).where(SmsCode.id == active["id"])
-        await limits.RateEvent.insert(limits.RateEvent(key=wrong_limit.key, at=now))
+        await limits.record([wrong_limit.key], now)
     return CodeCheck.VOIDED if wrong >= rt.settings.sms_code_max_wrong else CodeCheck.WRONG
 
 
