@@ -10,7 +10,7 @@ time and in request count, and the server is stopped at the end. From this one r
    with N concurrent keep-alive clients; ``GET /healthz`` (one ``SELECT 1``) is printed for context;
 2. one verification of argon2-cffi's default ``PasswordHasher`` (the one webapp.accounts.passwords uses),
    the limit it implies, cores ÷ one verification, and the measured throughput of bare verifications in
-   parallel on every core (DESIGN §9: Argon2 is memory-bound, so that is the real ceiling);
+   parallel on every core (design §9: Argon2 is memory-bound, so that is the real ceiling);
 3. the login POST throughput — wrong passwords for varied unknown identifiers (each still costs one
    verification: unknown accounts are checked against a dummy hash; no per-account lock applies) — as a
    ratio to both limits.

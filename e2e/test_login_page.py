@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import new_context, screenshot
 from e2e.pages import LoginPage
+from tests.support.server import AppServer
 
 DEMO_PHONE, DEMO_PASSWORD = "13800138001", "Shiming@2026"
 
@@ -51,6 +53,42 @@ def test_a_refusal_reaches_the_person_with_javascript_on(page, citizen):
     login.log_in(citizen.phone, "Wrong-password-2")
     expect(login.error_for("password")).to_have_text("账号或密码错误")
     expect(alert).to_be_hidden()
+
+
+@pytest.fixture(scope="module")
+def tight_server(tmp_path_factory, smtp_sink):
+    """A server of its own whose per-address login limit is 2 a minute, so a real 429 comes quickly
+    without throttling the suite's shared server."""
+    running = AppServer(
+        tmp_path_factory.mktemp("e2e-tight"),
+        "e2e-tight-master-key-0123456789abcdefghijklmnopqrstuvwxyz",
+        WEBAPP_SMTP_PORT=str(smtp_sink.port),
+        WEBAPP_LOGIN_PER_IP_MINUTE="2",
+    ).start()
+    yield running
+    running.stop()
+
+
+def test_a_throttled_login_says_so_with_javascript_on(browser, tight_server, size):
+    """The 429 of the per-address limit, answered to htmx: the person reads the wait under 密码."""
+    context = new_context(browser, size)
+    page = context.new_page()
+    page.base, page.size = tight_server.url, size
+    login = LoginPage(page).open()
+    statuses = []
+    for attempt in range(4):
+        login.identifier.fill(DEMO_PHONE)
+        login.password.fill(f"Wrong-password-{attempt}")
+        with page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url) as answer:
+            login.submit.click()
+        statuses.append(answer.value.status)
+        if statuses[-1] == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    expect(login.error_for("password")).to_contain_text("操作过于频繁")
+    expect(login.identifier).to_have_value(DEMO_PHONE)
+    screenshot(page, "01-login-throttled")
+    context.close()
 
 
 def test_a_submit_shows_it_is_working_and_a_double_tap_sends_once(page, citizen):

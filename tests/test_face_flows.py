@@ -1,4 +1,4 @@
-"""The face flows through the app (DESIGN §5): level-4 upgrade, face login, forgot password by face and by
+"""The face flows through the app (design §5): level-4 upgrade, face login, forgot password by face and by
 SMS, activation by face, confirming a filing. Every scan is a whole stream through the real endpoints, in
 real time, with the rendered head of tests/support/head.py in front of the "camera" (the person is
 tests/support/performers.PERSON against the registry's obama-3.jpg; the stranger is collins-1.png,

@@ -1,4 +1,4 @@
-"""Languages (DESIGN §7): the guide's Chinese words are the msgids, the English catalog covers every one of
+"""Languages (design §7): the guide's Chinese words are the msgids, the English catalog covers every one of
 them, and the app speaks the language of the `lang` cookie or of Accept-Language."""
 
 from __future__ import annotations

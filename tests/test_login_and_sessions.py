@@ -1,4 +1,4 @@
-"""Password login (screen 1), its lock, and sessions (DESIGN §3)."""
+"""Password login (screen 1), its lock, and sessions (design §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SMS codes and the per-phone send limits (DESIGN §4), against the real SMTP sink."""
+"""SMS codes and the per-phone send limits (design §4), against the real SMTP sink."""
 
 from __future__ import annotations
 

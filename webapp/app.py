@@ -138,7 +138,7 @@ def _error_page(request: Request, exc: Exception) -> Response:
 
 
 async def purge_hourly(runtime: Runtime) -> None:
-    """Retention: expired codes, sessions, flows and limit events go within the hour (DESIGN §8)."""
+    """Retention: expired codes, sessions, flows and limit events go within the hour (design §8)."""
     from webapp.retention import purge_expired
 
     while True:

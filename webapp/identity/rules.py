@@ -1,4 +1,4 @@
-"""Identity rules (DESIGN.md section 2) as pure functions: no database, no I/O, `today` always passed in."""
+"""Identity rules (design §2) as pure functions: no database, no I/O, `today` always passed in."""
 
 from __future__ import annotations
 

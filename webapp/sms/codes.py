@@ -1,4 +1,4 @@
-"""SMS verification codes: issue, deliver, verify (DESIGN §4).
+"""SMS verification codes: issue, deliver, verify (design §4).
 
 Some screens must not tell whether what was typed matches an account (忘记密码, 激活账号): for a claim
 that matches nobody the code is issued as a *shadow* — stored under the claim, not the phone, never
