@@ -14,7 +14,7 @@ from tests import factories
 from tests.support.business import set_level
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.forms import parse_date
-from webapp.accounts.routes import login_error
+from webapp.accounts.views import login_error
 from webapp.accounts.service import LoginOutcome
 from webapp.clock import clock_time
 from webapp.sms.codes import wait_message

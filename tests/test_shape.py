@@ -1,10 +1,17 @@
 """The shape of the code, as facts a reviewer can check: no import circle among webapp's modules, counting
-the imports inside functions too (a deferred import hides a circle, it does not remove it)."""
+the imports inside functions too (a deferred import hides a circle, it does not remove it); no route
+module imports another; every route that needs a session has the guard, never a check of its own."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+
+import pytest
+from litestar.handlers import HTTPRouteHandler
+
+from tests.support.web import csrf_token
+from webapp.accounts.auth import requires_sign_in
 
 WEBAPP = Path(__file__).resolve().parent.parent / "webapp"
 
@@ -77,3 +84,115 @@ def test_the_graph_sees_imports_inside_functions():
 
 def test_no_import_circle():
     assert circles(import_graph()) == []
+
+
+def route_handlers(app) -> list[tuple[str, HTTPRouteHandler]]:
+    return [
+        (route.path, handler)
+        for route in app.routes
+        for handler in getattr(route, "route_handlers", ())
+        if isinstance(handler, HTTPRouteHandler)
+    ]
+
+
+def route_modules(app) -> set[str]:
+    """The modules that define the app's handlers, but the factory that assembles them."""
+    modules = {handler.fn.__module__ for _path, handler in route_handlers(app)}
+    modules |= {route.route_handler.fn.__module__ for route in app.routes if hasattr(route, "route_handler")}
+    return {name for name in modules if name.startswith("webapp.") and name != "webapp.app"}
+
+
+def test_no_route_module_imports_another(app):
+    graph = import_graph()
+    modules = route_modules(app)
+    assert {"webapp.accounts.routes", "webapp.business.routes", "webapp.faceflows.stream"} <= modules
+    crossing = {name: sorted(graph[name] & modules) for name in modules if graph[name] & modules}
+    assert crossing == {}
+
+
+# Every route a signed-out person may reach. A new route is either listed here or guarded.
+SIGNED_OUT = {
+    "/",
+    "/healthz",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/offline",
+    "/lang/{code:str}",
+    "/static/{relative:path}",
+    "/login",
+    "/logout",
+    "/login/face",
+    "/register",
+    "/register/sms",
+    "/register/check",
+    "/register/validity",
+    "/agreement",
+    "/faq",
+    "/activate",
+    "/activate/from-login",
+    "/activate/sms",
+    "/activate/account",
+    "/activate/face",
+    "/activate/face/sms",
+    "/activate/face/phone",
+    "/recover",
+    "/recover/sms",
+    "/recover/code",
+    "/recover/reset",
+    "/face/scan/start",  # who may scan for what is the face purpose's rule (webapp.faceflows.purposes)
+    "/face/scan/finish",
+    "/dev/outbox",
+    "/dev/face",
+}
+
+
+def guarded(handler: HTTPRouteHandler) -> bool:
+    return requires_sign_in in handler.resolve_guards()
+
+
+def test_every_route_is_signed_out_by_declaration_or_guarded(app):
+    pages = [(path, handler) for path, handler in route_handlers(app) if not path.startswith("/api/")]
+    unguarded = sorted({path for path, handler in pages if not guarded(handler)} - SIGNED_OUT)
+    assert unguarded == []
+    guarded_paths = {path for path, handler in pages if guarded(handler)}
+    assert {"/account", "/level", "/business", "/account/password", "/business/filings/{ref:str}"} <= guarded_paths
+    assert not guarded_paths & SIGNED_OUT
+
+
+def test_no_handler_checks_the_session_itself():
+    """The guard is the one check: a route module does not load the session on its own (登录 looks
+    only to send a signed-in person on)."""
+    for path in WEBAPP.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        if path.name in {"auth.py", "purposes.py"}:
+            continue
+        calls = source.count("current_session(") + source.count("signed_in_account(")
+        allowed = 1 if path.relative_to(WEBAPP).as_posix() == "accounts/routes.py" else 0
+        assert calls == allowed, path
+
+
+@pytest.fixture
+def guarded_routes(app) -> list[tuple[str, str]]:
+    return sorted(
+        (method, path.replace("{ref:str}", "GX-1").replace("{reference:str}", "GX-1") + "")
+        for path, handler in route_handlers(app)
+        if guarded(handler)
+        for method in handler.http_methods
+        if method in {"GET", "POST"}
+    )
+
+
+async def test_every_guarded_route_sends_a_signed_out_person_to_sign_in(client, guarded_routes):
+    token = await csrf_token(client)
+    assert len(guarded_routes) >= 15
+    for method, path in guarded_routes:
+        if method == "GET":
+            answer = await client.get(path, follow_redirects=False)
+        else:
+            answer = await client.post(path, data={"_csrf_token": token}, follow_redirects=False)
+        assert answer.status_code == 303, (method, path, answer.status_code)
+        assert answer.headers["location"].startswith("/login?next=/"), (method, path)
+        htmx = await client.request(
+            method, path, headers={"hx-request": "true", "x-csrftoken": token}, follow_redirects=False
+        )
+        assert htmx.headers.get("hx-redirect", "").startswith("/login?next=/"), (method, path)

@@ -25,6 +25,7 @@ from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, load_settings
 from webapp.staticfiles import STATIC_DIR, asset_url, static_file
 from webapp.web import (
+    DEPENDENCIES,
     LocaleMiddleware,
     redirect,
     safe_next,
@@ -167,15 +168,20 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     runtime = runtime or build_runtime(settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
-    from webapp.accounts.activation_routes import ROUTES as ACTIVATION_ROUTES
-    from webapp.accounts.profile_routes import ROUTES as PROFILE_ROUTES
-    from webapp.accounts.register_routes import ROUTES as REGISTER_ROUTES
-    from webapp.accounts.routes import ROUTES as ACCOUNT_ROUTES
+    from webapp import devtools
+    from webapp.accounts import (
+        activation_routes,
+        level_routes,
+        profile_routes,
+        recover_routes,
+        register_routes,
+    )
+    from webapp.accounts import routes as account_routes
+    from webapp.accounts.auth import SignInRequired, to_sign_in
+    from webapp.business import routes as business_routes
     from webapp.business.api import api_router, openapi_config
-    from webapp.business.routes import ROUTES as BUSINESS_ROUTES
-    from webapp.devtools import ROUTES as DEV_ROUTES
-    from webapp.faceflows.routes import ROUTES as FACE_ROUTES
-    from webapp.faceflows.stream import ROUTES as SCAN_ROUTES
+    from webapp.faceflows import stream
+    from webapp.faceflows.purposes import registry
 
     background: list[asyncio.Task] = []
 
@@ -198,17 +204,26 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         offline,
         choose_language,
         static_file,
-        *ACCOUNT_ROUTES,
-        *REGISTER_ROUTES,
-        *ACTIVATION_ROUTES,
-        *PROFILE_ROUTES,
-        *FACE_ROUTES,
-        *SCAN_ROUTES,
-        *BUSINESS_ROUTES,
+        *account_routes.ROUTES,
+        *register_routes.ROUTES,
+        *activation_routes.ROUTES,
+        *recover_routes.ROUTES,
+        *profile_routes.ROUTES,
+        *level_routes.ROUTES,
+        *stream.ROUTES,
+        *business_routes.ROUTES,
         api_router(),
     ]
+    face_purposes = [
+        *account_routes.FACE_PURPOSES,
+        *recover_routes.FACE_PURPOSES,
+        *activation_routes.FACE_PURPOSES,
+        *level_routes.FACE_PURPOSES,
+        *business_routes.FACE_PURPOSES,
+    ]
     if settings.dev:
-        route_handlers += DEV_ROUTES
+        route_handlers += devtools.ROUTES
+        face_purposes += devtools.FACE_PURPOSES
 
     app = Litestar(
         route_handlers=route_handlers,
@@ -232,7 +247,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         ),
         middleware=[LocaleMiddleware],
         before_send=[security_headers_hook(hsts=not settings.dev)],
-        exception_handlers={Exception: _error_page},
+        exception_handlers={SignInRequired: to_sign_in, Exception: _error_page},
+        dependencies=DEPENDENCIES,
         request_max_body_size=2 * 1024 * 1024,
         compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         debug=False,
@@ -242,5 +258,6 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_config=openapi_config(),
     )
     app.state.runtime = runtime
+    app.state.face_purposes = registry(face_purposes)
     app.state.settings = settings
     return app

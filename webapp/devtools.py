@@ -3,23 +3,24 @@ scan that matches nobody and shows its own figures, to check the thresholds with
 
 from __future__ import annotations
 
-from litestar import get
-from litestar.plugins.htmx import HTMXRequest
+from typing import Any
+
+from litestar import Response, get
 from litestar.response import Template
 
-from webapp.web import runtime_of
+from webapp.faceflows.purposes import FacePurpose, Passed
+from webapp.web import RuntimeDep
 
 
 @get("/dev/outbox", include_in_schema=False)
-async def outbox(request: HTMXRequest) -> Template:
-    channel = runtime_of(request).sms_channel
+async def outbox(rt: RuntimeDep) -> Template:
     return Template(
-        template_name="dev/outbox.html", context={"messages": list(getattr(channel, "outbox", []))}
+        template_name="dev/outbox.html", context={"messages": list(getattr(rt.sms_channel, "outbox", []))}
     )
 
 
 @get("/dev/face", include_in_schema=False)
-async def face_calibration(request: HTMXRequest) -> Template:
+async def face_calibration() -> Template:
     return Template(
         template_name="face_scan.html",
         context={
@@ -34,4 +35,9 @@ async def face_calibration(request: HTMXRequest) -> Template:
     )
 
 
+async def never_passed(passed: Passed) -> Response[Any]:
+    raise AssertionError("a calibration scan is measured, never matched")
+
+
+FACE_PURPOSES = [FacePurpose("calibrate", never_passed, matched=False, dev_only=True)]
 ROUTES = [outbox, face_calibration]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from webapp import flows, limits
-from webapp.accounts import sessions
+from webapp import limits
+from webapp.accounts import flows, sessions
 from webapp.runtime import Runtime
 from webapp.sms import codes
 

@@ -1,15 +1,21 @@
-"""Web plumbing shared by every domain: the runtime dependency, client origin, page-or-partial rendering,
-locale and security-header middleware."""
+"""Web plumbing shared by every domain: the dependencies every handler may ask for (``rt``, the runtime;
+``origin``, who is calling), the form body type, page-or-partial rendering, redirects, locale and
+security-header middleware. Route modules import from here and from their own domain's services, never
+from another route module."""
 
 from __future__ import annotations
 
 import unicodedata
 from ipaddress import ip_address
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
 from litestar import Request, Response
-from litestar.datastructures import Cookie
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, State
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -47,12 +53,36 @@ SECURITY_HEADERS = {
 }
 
 
-def runtime_of(request: Request) -> Runtime:
-    return request.app.state.runtime
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
-def client_ip(request: Request) -> str:
+def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
+    """For plumbing only (guards, middleware); handlers ask for ``rt``."""
+    runtime: Runtime = connection.app.state.runtime
+    return runtime
+
+
+def provide_runtime(state: State) -> Runtime:
+    """From the app's state, so pages and the scan's WebSocket alike may ask for it."""
+    runtime: Runtime = state.runtime
+    return runtime
+
+
+def provide_origin(request: Request[Any, Any, Any]) -> Origin:
+    return origin_of(request)
+
+
+RuntimeDep = NamedDependency[Runtime]  # the ``rt`` every handler may ask for
+OriginDep = NamedDependency[Origin]  # the ``origin``: the caller's address and user agent
+DEPENDENCIES = {
+    "rt": Provide(provide_runtime, sync_to_thread=False),
+    "origin": Provide(provide_origin, sync_to_thread=False),
+}
+
+
+def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The peer address, or the X-Forwarded-For hop just before our trusted proxies."""
+    request = connection
     peer = request.client.host if request.client else ""
     networks = runtime_of(request).settings.trusted_proxy_networks
     if not networks:
@@ -76,7 +106,7 @@ def client_ip(request: Request) -> str:
     return peer
 
 
-def origin_of(request: Request) -> Origin:
+def origin_of(request: ASGIConnection[Any, Any, Any, Any]) -> Origin:
     return Origin(ip=client_ip(request), user_agent=request.headers.get("user-agent", "")[:300])
 
 

@@ -7,11 +7,15 @@ then a new phone proved by SMS) joins the same flow at step 2."""
 
 from __future__ import annotations
 
-from litestar import Request, Response, get, post
+from datetime import datetime
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.datastructures import Cookie
 from litestar.plugins.htmx import HTMXRequest
 
-from webapp import flows
-from webapp.accounts import forms, sessions
+from webapp import audit
+from webapp.accounts import flows, forms, sessions
 from webapp.accounts.activation import (
     USERNAME_HINT,
     activate,
@@ -22,12 +26,16 @@ from webapp.accounts.activation import (
     sms_shadow,
     validate_username,
 )
+from webapp.accounts.auth import session_cookie
+from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.recovery import reset_password
 from webapp.accounts.registration import send_code_to_new_phone
-from webapp.accounts.routes import Form, session_cookie
 from webapp.accounts.tables import Account
+from webapp.audit import Origin
+from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
 from webapp.faceflows.service import identifier_key
 from webapp.i18n import N_, _
+from webapp.runtime import Runtime
 from webapp.sms.codes import (
     CHECK_MESSAGES,
     SENT_IF_MATCHING,
@@ -36,28 +44,51 @@ from webapp.sms.codes import (
     next_send_at,
     send_outcome,
 )
-from webapp.web import origin_of, redirect, render, runtime_of
+from webapp.sms.group import SmsGroup
+from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
 
-KIND = "activate"
 BY_FACE = "face"  # the flow's ``via`` when the face stood in for the phone on record
 FACE_EXPIRED = N_("操作已过期，请重新核验身份")
 PHONE_EXPIRED = N_("操作已过期，请重新验证手机号")
+STEP = "partials/activate_step.html"
+SMS_BY_PHONE = SmsGroup(
+    "/activate/sms", "activate-form", STEP, "#activate", outside=("id_number",),
+    code_label=N_("手机验证码"), sms_label=N_("发送验证码"),
+)  # fmt: skip
+SMS_BY_FACE = SmsGroup(
+    "/activate/face/sms", "activate-form", STEP, "#activate",
+    phone_label=N_("新手机号"), code_label=N_("手机验证码"), sms_label=N_("发送验证码"),
+)  # fmt: skip
 
 
-async def _step1(request: Request, data: dict, errors: dict[str, str], partial: str, notice: str = "", **kw):
-    retarget = None
-    if partial == "partials/sms_group.html" and "id_number" in errors:
-        partial, retarget = "partials/activate_step.html", "#activate"  # the error belongs to a field outside
-    return await _phone_step(request, 1, data, errors, partial, notice, retarget=retarget, **kw)
+async def _step1(
+    request: HTMXRequest,
+    rt: Runtime,
+    data: dict[str, Any],
+    errors: dict[str, str],
+    notice: str = "",
+    group: bool = False,
+    **kw: Any,
+) -> Response[Any]:
+    partial, retarget = SMS_BY_PHONE.answer(errors) if group else (STEP, None)
+    return await _phone_step(request, rt, 1, data, errors, partial, notice, retarget=retarget, **kw)
 
 
 async def _phone_step(
-    request: Request, step, data: dict, errors: dict[str, str], partial: str, notice: str = "", via="", **kw
-):
+    request: HTMXRequest,
+    rt: Runtime,
+    step: int | str,
+    data: dict[str, Any],
+    errors: dict[str, str],
+    partial: str,
+    notice: str = "",
+    via: str = "",
+    **kw: Any,
+) -> Response[Any]:
     """A step of the form with the SMS group: 1 (the phone on record), or by face "identify", "scan" and
     "new_phone" (a new number)."""
-    rt = runtime_of(request)
     phone = forms.read_phone(data, {})
+    sms = SMS_BY_FACE if via else SMS_BY_PHONE
     return render(
         request,
         "activate.html",
@@ -66,20 +97,19 @@ async def _phone_step(
         via=via,
         form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
         errors=forms.translated(errors),
-        retry_at=await _retry_at(rt, step, data, phone),
-        notice=notice,
-        sms_url="/activate/face/sms" if via else "/activate/sms",
-        form_id="activate-form",
-        phone_label=_("新手机号") if via else _("手机号"),
-        code_label=_("手机验证码"),
-        sms_label=_("发送验证码"),
+        **sms.context(await _retry_at(rt, step, data, phone), notice),
         **kw,
     )
 
 
 def _step2(
-    request: Request, data: dict, errors: dict[str, str], via: str = "", cookies=None, reset: bool = False
-):
+    request: HTMXRequest,
+    data: dict[str, Any],
+    errors: dict[str, str],
+    via: str = "",
+    cookies: list[Cookie] | None = None,
+    reset: bool = False,
+) -> Response[Any]:
     """Username and password; or, for an account already active (``reset``), a new password."""
     return render(
         request,
@@ -96,15 +126,15 @@ def _step2(
 
 
 @get("/activate")
-async def activate_page(request: HTMXRequest) -> Response:
-    flow = await flows.load_flow(runtime_of(request), request, KIND)
-    if flow and flow.state == "phone_verified":
+async def activate_page(request: HTMXRequest, rt: RuntimeDep) -> Response[Any]:
+    flow = await flows.load_flow(rt, request, FlowKind.ACTIVATE)
+    if flow and flow.state == State.PHONE_VERIFIED:
         return _step2(request, {}, {}, flow.data.get("via", ""), reset=flow.data.get("reset", False))
-    return await _step1(request, {}, {}, "partials/activate_step.html")
+    return await _step1(request, rt, {}, {})
 
 
 @post("/activate/from-login")
-async def activate_from_login(request: HTMXRequest, data: Form) -> Response:
+async def activate_from_login(request: HTMXRequest, data: Form, rt: RuntimeDep) -> Response[Any]:
     """The way every failed login offers (FAQ 3): step 1 with what was typed as 手机号/身份证号 filled in,
     and why the person is here. Nothing is looked up: the answer is the same for any identifier."""
     from webapp.identity.rules import IdentityError, validate_id_number
@@ -112,14 +142,14 @@ async def activate_from_login(request: HTMXRequest, data: Form) -> Response:
     identifier = forms.text(data, "identifier", 40).strip()
     carried: dict[str, str] = {}
     try:
-        carried["id_number"] = validate_id_number(identifier, runtime_of(request).clock.today())
+        carried["id_number"] = validate_id_number(identifier, rt.clock.today())
     except IdentityError:
         if forms.read_phone({"phone": identifier}, {}):
             carried["phone"] = identifier
-    return await _step1(request, carried, {}, "partials/activate_step.html", from_login=True)
+    return await _step1(request, rt, carried, {}, from_login=True)
 
 
-async def _retry_at(rt, step, data: dict, phone: str | None):
+async def _retry_at(rt: Runtime, step: int | str, data: dict[str, Any], phone: str | None) -> datetime | None:
     """The countdown of 发送验证码. Step 1 (the phone on record) counts down alike whether or not the ID
     number and phone belong to an unactivated account; a new number (activation by face) is its own."""
     if not phone:
@@ -130,7 +160,7 @@ async def _retry_at(rt, step, data: dict, phone: str | None):
     return await next_send_at(rt, phone, await sms_shadow(rt, id_number, phone)) if id_number else None
 
 
-def _read_step1(rt, data: dict, errors: dict[str, str]) -> tuple[str | None, str | None]:
+def _read_step1(rt: Runtime, data: dict[str, Any], errors: dict[str, str]) -> tuple[str | None, str | None]:
     from webapp.identity.rules import IdentityError, validate_id_number
 
     try:
@@ -142,46 +172,49 @@ def _read_step1(rt, data: dict, errors: dict[str, str]) -> tuple[str | None, str
 
 
 @post("/activate/sms")
-async def activate_sms(request: HTMXRequest, data: Form) -> Response:
+async def activate_sms(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
     """发送验证码: the same answer whether or not the ID number and phone belong to an unactivated account."""
-    rt = runtime_of(request)
     errors: dict[str, str] = {}
     id_number, phone = _read_step1(rt, data, errors)
     notice = ""
     if id_number and phone:
-        result = await send_activation_code(rt, id_number, phone, origin_of(request))
+        result = await send_activation_code(rt, id_number, phone, origin)
         refusal, notice = send_outcome(result, phone, rt.clock.now(), SENT_IF_MATCHING)
         errors.update(refusal)
-    return await _step1(request, data, errors, "partials/sms_group.html", notice)
+    return await _step1(request, rt, data, errors, notice, group=True)
 
 
 @post("/activate")
-async def activate_verify(request: HTMXRequest, data: Form) -> Response:
+async def activate_verify(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep
+) -> Response[Any]:
     """下一步: the code proves the phone on record; the flow moves to step 2."""
-    rt = runtime_of(request)
     errors: dict[str, str] = {}
     id_number, phone = _read_step1(rt, data, errors)
     code = forms.read_code(data, errors)
-    if not errors:
-        account, check = await check_activation_code(rt, id_number, phone, code, origin_of(request))
+    if not errors and id_number and phone and code:
+        account, check = await check_activation_code(rt, id_number, phone, code, origin)
         if account is not None:
             reset = account["state"] == "active"
-            _flow, cookie = await flows.start_flow(rt, KIND, "phone_verified", account["id"], reset=reset)
+            _flow, cookie = await flows.start_flow(
+                rt, FlowKind.ACTIVATE, State.PHONE_VERIFIED, account["id"], reset=reset
+            )
             return _step2(request, {}, {}, cookies=[cookie], reset=reset)
         # A code that matched but not for an account of these (or a disabled one) reads as a wrong code.
         errors["code"] = CHECK_MESSAGES[CodeCheck.WRONG if check is CodeCheck.OK else check]
-    return await _step1(request, data, errors, "partials/activate_step.html")
+    return await _step1(request, rt, data, errors)
 
 
 @post("/activate/account")
-async def activate_account(request: HTMXRequest, data: Form) -> Response:
+async def activate_account(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep
+) -> Response[Any]:
     """确定: username and password; the account becomes active and the person is logged in."""
-    rt = runtime_of(request)
-    flow = await flows.load_flow(rt, request, KIND)
-    if flow is None or flow.state != "phone_verified":
-        return await _step1(request, {}, {"form": PHONE_EXPIRED}, "partials/activate_step.html")
+    flow = await flows.load_in(rt, request, FlowKind.ACTIVATE, State.PHONE_VERIFIED)
+    if flow is None or flow.account_id is None:
+        return await _step1(request, rt, {}, {"form": PHONE_EXPIRED})
     if flow.data.get("reset"):
-        return await _reset_password(request, flow, data)
+        return await _reset_password(request, rt, origin, flow, data)
     errors: dict[str, str] = {}
     username = None
     try:
@@ -189,108 +222,136 @@ async def activate_account(request: HTMXRequest, data: Form) -> Response:
     except ValueError as error:
         errors["username"] = str(error)
     password = forms.read_new_password(data, errors, username)
-    if not errors:
-        problem = await activate(rt, flow.account_id, username, password, origin_of(request))
+    if not errors and username and password:
+        problem = await activate(rt, flow.account_id, username, password, origin)
         if problem is None:
             done = await flows.finish(rt, flow)
-            token = await sessions.start_session(rt, flow.account_id, origin_of(request))
-            cookies = [done, session_cookie(request, token)]
+            token = await sessions.start_session(rt, flow.account_id, origin)
+            cookies = [done, session_cookie(rt, token)]
             return redirect(request, "/account?done=activated", cookies=cookies)
         errors["username"] = problem
     return _step2(request, data, errors, flow.data.get("via", ""))
 
 
-async def _reset_password(request: Request, flow, data: dict) -> Response:
+async def _reset_password(
+    request: HTMXRequest, rt: Runtime, origin: Origin, flow: flows.ActiveFlow, data: dict[str, Any]
+) -> Response[Any]:
     """An active account's holder, proved by the phone on record: a new password, as 忘记密码 sets it
     (sessions end, this address's lock lifts), then 登录 with it."""
-    rt = runtime_of(request)
+    assert flow.account_id is not None
     errors: dict[str, str] = {}
     row = await Account.select(Account.username).where(Account.id == flow.account_id).first()
     password = forms.read_new_password(data, errors, row["username"])
-    if errors:
+    if errors or password is None:
         return _step2(request, data, errors, flow.data.get("via", ""), reset=True)
-    if not await flows.claim(flow, "phone_verified", "done"):  # single use, even under parallel submissions
-        return await _step1(request, {}, {"form": PHONE_EXPIRED}, "partials/activate_step.html")
-    await reset_password(rt, flow.account_id, password, origin_of(request))
+    if not await flows.claim(
+        flow, State.PHONE_VERIFIED, State.DONE
+    ):  # single use, even under parallel submissions
+        return await _step1(request, rt, {}, {"form": PHONE_EXPIRED})
+    await reset_password(rt, flow.account_id, password, origin)
     done = await flows.finish(rt, flow)
-    return redirect(request, "/login?reset=1", cookies=[done, session_cookie(request, None)])
+    return redirect(request, "/login?reset=1", cookies=[done, session_cookie(rt, None)])
 
 
 # ---------------------------------------------------------------- the phone on record no longer works
 
 
 async def _face_step(
-    request: Request, step: str, data: dict, errors: dict[str, str], partial: str = "", notice: str = "", **kw
-):
-    return await _phone_step(
-        request, step, data, errors, partial or "partials/activate_step.html", notice, BY_FACE, **kw
-    )
+    request: HTMXRequest,
+    rt: Runtime,
+    step: str,
+    data: dict[str, Any],
+    errors: dict[str, str],
+    partial: str = STEP,
+    notice: str = "",
+    **kw: Any,
+) -> Response[Any]:
+    return await _phone_step(request, rt, step, data, errors, partial, notice, BY_FACE, **kw)
 
 
-async def _face_verified(request: Request):
-    flow = await flows.load_flow(runtime_of(request), request, KIND)
-    return flow if flow and flow.state == "face_verified" else None
+async def _face_verified(request: HTMXRequest, rt: Runtime) -> flows.ActiveFlow | None:
+    flow = await flows.load_in(rt, request, FlowKind.ACTIVATE, State.FACE_VERIFIED)
+    return flow if flow and flow.account_id is not None else None
 
 
 @get("/activate/face")
-async def activate_face_page(request: HTMXRequest) -> Response:
-    if await _face_verified(request):
-        return await _face_step(request, "new_phone", {}, {})
-    return await _face_step(request, "identify", {}, {})
+async def activate_face_page(request: HTMXRequest, rt: RuntimeDep) -> Response[Any]:
+    if await _face_verified(request, rt):
+        return await _face_step(request, rt, "new_phone", {}, {})
+    return await _face_step(request, rt, "identify", {}, {})
 
 
 @post("/activate/face")
-async def activate_face_identify(request: HTMXRequest, data: Form) -> Response:
+async def activate_face_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) -> Response[Any]:
     """姓名 and 身份证号, then the scan: the same answer whether or not they name an unactivated account."""
-    rt = runtime_of(request)
     errors: dict[str, str] = {}
     name, id_number = forms.read_identity(data, rt.clock.today(), errors)
-    if errors:
-        return await _face_step(request, "identify", data, errors)
+    if errors or name is None or id_number is None:
+        return await _face_step(request, rt, "identify", data, errors)
     account = await find_unactivated(rt, name, id_number)
     _flow, cookie = await flows.start_flow(
         rt,
-        KIND,
-        "identified",
+        FlowKind.ACTIVATE,
+        State.IDENTIFIED,
         account["id"] if account else None,
         via=BY_FACE,
         subject=identifier_key(rt, id_number),
     )
-    return await _face_step(request, "scan", data, {}, cookies=[cookie])
+    return await _face_step(request, rt, "scan", data, {}, cookies=[cookie])
+
+
+async def activate_passed(passed: Passed) -> Response[Any]:
+    if passed.flow is not None:
+        await flows.advance(passed.flow, State.FACE_VERIFIED)
+    await audit.record("activation_face_verified", passed.rt.clock.now(), passed.origin, passed.account["id"])
+    return json_answer(True, _("身份核验通过"), "/activate/face")
 
 
 @post("/activate/face/sms")
-async def activate_face_sms(request: HTMXRequest, data: Form) -> Response:
+async def activate_face_sms(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep
+) -> Response[Any]:
     """发送验证码 to the new phone, once the face has matched."""
-    rt = runtime_of(request)
-    if not await _face_verified(request):
-        return await _face_step(request, "identify", {}, {"form": FACE_EXPIRED}, retarget="#activate")
+    if not await _face_verified(request, rt):
+        return await _face_step(request, rt, "identify", {}, {"form": FACE_EXPIRED}, retarget="#activate")
     errors: dict[str, str] = {}
     notice = ""
     phone = forms.read_phone(data, errors)
     if phone:
-        errors, notice = await send_code_to_new_phone(rt, phone, Purpose.ACTIVATE, origin_of(request))
-    return await _face_step(request, "new_phone", data, errors, "partials/sms_group.html", notice)
+        errors, notice = await send_code_to_new_phone(rt, phone, Purpose.ACTIVATE, origin)
+    partial, retarget = SMS_BY_FACE.answer(errors)
+    return await _face_step(request, rt, "new_phone", data, errors, partial, notice, retarget=retarget)
 
 
 @post("/activate/face/phone")
-async def activate_face_phone(request: HTMXRequest, data: Form) -> Response:
+async def activate_face_phone(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep
+) -> Response[Any]:
     """下一步: the new phone replaces the one on record, and the flow moves to step 2."""
-    rt = runtime_of(request)
-    flow = await _face_verified(request)
-    if flow is None:
-        return await _face_step(request, "identify", {}, {"form": FACE_EXPIRED})
+    flow = await _face_verified(request, rt)
+    if flow is None or flow.account_id is None:
+        return await _face_step(request, rt, "identify", {}, {"form": FACE_EXPIRED})
     errors: dict[str, str] = {}
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
-    if not errors:
-        errors = await bind_new_phone(rt, flow.account_id, phone, code, origin_of(request))
+    if not errors and phone and code:
+        errors = await bind_new_phone(rt, flow.account_id, phone, code, origin)
         if not errors:
-            await flows.advance(flow, "phone_verified")
+            await flows.advance(flow, State.PHONE_VERIFIED)
             return _step2(request, {}, {}, BY_FACE)
-    return await _face_step(request, "new_phone", data, errors)
+    return await _face_step(request, rt, "new_phone", data, errors)
 
 
+FACE_PURPOSES = [
+    FacePurpose(
+        "activate",
+        activate_passed,
+        flow_kind=FlowKind.ACTIVATE,
+        notice=N_(
+            "【工商注册身份验证】您的账号刚刚通过人脸识别验证身份以激活并更换手机号。如非本人操作，请立即联系客服。"
+        ),
+    )
+]
 ROUTES = [
     activate_page,
     activate_from_login,

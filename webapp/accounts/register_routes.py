@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from litestar import Request, Response, get, post
+from datetime import date
+from typing import Any
+
+from litestar import Response, get, post
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import limits
-from webapp.accounts import forms, sessions
+from webapp.accounts import flows, forms, sessions
+from webapp.accounts.auth import session_cookie
+from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.registration import (
     ALREADY_REGISTERED,
     PHONE_TAKEN,
@@ -16,23 +21,38 @@ from webapp.accounts.registration import (
     phone_in_use,
     register,
 )
-from webapp.accounts.routes import Form, session_cookie
 from webapp.clock import clock_time
 from webapp.i18n import _
 from webapp.identity.rules import ValidityPeriod
-from webapp.sms.codes import Purpose, next_send_at, send_code, send_outcome
-from webapp.web import came_from, origin_of, redirect, render, runtime_of
+from webapp.runtime import Runtime
+from webapp.sms.codes import CHECK_MESSAGES, CodeCheck, Purpose, next_send_at, send_code, send_outcome
+from webapp.sms.group import PARTIAL as SMS_GROUP
+from webapp.sms.group import SmsGroup
+from webapp.web import Form, OriginDep, RuntimeDep, came_from, redirect, render
 
 KEPT_FIELDS = ("name", "id_number", "valid_from", "period", "phone", "code")
+SMS = SmsGroup("/register/sms", "register-form", "partials/register_form.html", "#register")
 
 
-def _values(data: dict) -> dict[str, str]:
+def _phone_key(rt: Runtime, phone: str) -> str:
+    """The registration flow remembers which phone its code went to, as a keyed hash."""
+    return rt.keyring.keyed_hash("register-phone", phone)
+
+
+def _values(data: dict[str, Any]) -> dict[str, str]:
     """What the person typed, to show again (never the passwords)."""
     return {name: forms.text(data, name) for name in KEPT_FIELDS}
 
 
-async def _page(request: Request, data: dict, errors: dict[str, str], partial: str | None = None, **extra):
-    rt = runtime_of(request)
+async def _page(
+    request: HTMXRequest,
+    rt: Runtime,
+    data: dict[str, Any],
+    errors: dict[str, str],
+    partial: str | None = None,
+    notice: str = "",
+    **extra: Any,
+) -> Response[Any]:
     values = _values(data)
     errors = dict(errors)
     validity = forms.read_validity(data, None, rt.clock.today(), {})
@@ -47,101 +67,110 @@ async def _page(request: Request, data: dict, errors: dict[str, str], partial: s
         periods=[(p.value, _(p.label)) for p in ValidityPeriod],
         valid_to=validity.valid_to,
         long_term=validity.period is ValidityPeriod.LONG_TERM,
-        retry_at=await next_send_at(rt, phone) if phone else None,
-        sms_url="/register/sms",
-        form_id="register-form",
+        **SMS.context(await next_send_at(rt, phone) if phone else None, notice),
         **extra,
     )
 
 
 @get("/register")
-async def register_page(request: HTMXRequest) -> Response:
-    return await _page(request, {"period": ""}, {})
+async def register_page(request: HTMXRequest, rt: RuntimeDep) -> Response[Any]:
+    return await _page(request, rt, {"period": ""}, {})
 
 
-@post("/register")
-async def register_submit(request: HTMXRequest, data: Form) -> Response:
-    rt = runtime_of(request)
-    today = rt.clock.today()
-    errors: dict[str, str] = {}
+def _read_registration(data: dict[str, Any], today: date, errors: dict[str, str]) -> Registration | None:
+    """The form, each field read by its own rule; None when any is wrong (``errors`` says which)."""
     name, id_number = forms.read_identity(data, today, errors)
     validity = forms.read_validity(data, id_number, today, errors)
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
     password = forms.read_new_password(data, errors, id_number, phone)
-    if not errors:
-        account_id, errors = await register(
-            rt,
-            Registration(name, id_number, validity.valid_from, validity.valid_to, phone, code, password),
-            origin_of(request),
-        )
+    if errors or not (name and id_number and validity.valid_from and phone and code and password):
+        return None
+    return Registration(name, id_number, validity.valid_from, validity.valid_to, phone, code, password)
+
+
+@post("/register")
+async def register_submit(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep
+) -> Response[Any]:
+    errors: dict[str, str] = {}
+    form = _read_registration(data, rt.clock.today(), errors)
+    flow = await flows.load_in(rt, request, FlowKind.REGISTER, State.CODE_SENT)
+    if form is not None and (flow is None or flow.data.get("phone") != _phone_key(rt, form.phone)):
+        errors["code"] = CHECK_MESSAGES[CodeCheck.MISSING]  # no code was asked for in this browser
+    elif form is not None and flow is not None:
+        account_id, errors = await register(rt, form, origin)
         if account_id is not None:
-            token = await sessions.start_session(rt, account_id, origin_of(request))
-            return redirect(request, "/account?done=registered", cookies=[session_cookie(request, token)])
-    return await _page(request, data, errors, "partials/register_form.html")
+            token = await sessions.start_session(rt, account_id, origin)
+            cookies = [session_cookie(rt, token), await flows.finish(rt, flow)]
+            return redirect(request, "/account?done=registered", cookies=cookies)
+    return await _page(request, rt, data, errors, SMS.step_partial)
 
 
 @post("/register/sms")
-async def register_sms(request: HTMXRequest, data: Form) -> Response:
-    """获取验证码. With htmx only the phone and code fields change; without, the whole page."""
-    rt = runtime_of(request)
+async def register_sms(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
+    """获取验证码. With htmx only the phone and code fields change; without, the whole page. A code sent
+    starts the registration's flow in this browser."""
     errors: dict[str, str] = {}
     notice = ""
+    cookies = []
     phone = forms.read_phone(data, errors)
     if phone:
         if await phone_in_use(rt, phone):
             errors["phone"] = PHONE_TAKEN
         else:
-            result = await send_code(rt, phone, Purpose.REGISTER, origin_of(request))
+            result = await send_code(rt, phone, Purpose.REGISTER, origin)
             refusal, notice = send_outcome(result, phone, rt.clock.now())
             errors.update(refusal)
-    return await _page(request, data, errors, "partials/sms_group.html", notice=notice)
+            if result.sent:
+                key = _phone_key(rt, phone)
+                _flow, cookie = await flows.start_flow(rt, FlowKind.REGISTER, State.CODE_SENT, phone=key)
+                cookies.append(cookie)
+    return await _page(request, rt, data, errors, SMS_GROUP, notice, cookies=cookies)
 
 
 @post("/register/check")
-async def register_check(request: HTMXRequest, data: Form) -> Response:
+async def register_check(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep
+) -> Response[Any]:
     """Leaving the 身份证号 field: 账号已注册，请直接登录 when name and ID number match an account."""
-    rt = runtime_of(request)
     errors: dict[str, str] = {}
     name, id_number = forms.read_identity(data, rt.clock.today(), errors)
     if forms.text(data, "id_number").strip() == "":
         errors.pop("id_number", None)
     if name and id_number:
         now = rt.clock.now()
-        decision = await limits.take([lookup_limit(rt, origin_of(request).ip)], now)
-        if not decision.allowed:
+        decision = await limits.take([lookup_limit(rt, origin.ip)], now)
+        if not decision.allowed and decision.retry_at is not None:
             errors["id_number"] = _("查询过于频繁，请于{time}后再试", time=clock_time(decision.retry_at, now))
         elif await is_registered(rt, name, id_number):
             errors["id_number"] = ALREADY_REGISTERED
     errors.pop("name", None)
-    return await _page(request, data, errors, "partials/id_check.html")
+    return await _page(request, rt, data, errors, "partials/id_check.html")
 
 
 @post("/register/validity")
-async def register_validity(request: HTMXRequest, data: Form) -> Response:
+async def register_validity(request: HTMXRequest, data: Form, rt: RuntimeDep) -> Response[Any]:
     """The computed end date, shown as soon as the start date and the period are chosen, with what is
     wrong about them (expired card, period that does not fit the age)."""
-    rt = runtime_of(request)
     errors: dict[str, str] = {}
     _name, id_number = forms.read_identity(data, rt.clock.today(), {})
     forms.read_validity(data, id_number, rt.clock.today(), errors)
     chosen = forms.text(data, "valid_from") and forms.text(data, "period")
     message = next((errors[f] for f in ("valid_from", "period") if f in errors), "") if chosen else ""
     return await _page(
-        request, data, {}, "partials/validity_result.html", check_message=_(message) if message else ""
+        request, rt, data, {}, "partials/validity_result.html", check_message=_(message) if message else ""
     )
 
 
 @get("/agreement")
-async def agreement(request: HTMXRequest) -> Response:
+async def agreement(request: HTMXRequest) -> Response[Any]:
     return render(request, "agreement.html", back=came_from(request, "/register"))
 
 
 @get("/faq")
-async def faq(request: HTMXRequest) -> Response:
-    return render(
-        request, "faq.html", settings=runtime_of(request).settings, back=came_from(request, "/login")
-    )
+async def faq(request: HTMXRequest, rt: RuntimeDep) -> Response[Any]:
+    return render(request, "faq.html", settings=rt.settings, back=came_from(request, "/login"))
 
 
 ROUTES = [register_page, register_submit, register_sms, register_check, register_validity, agreement, faq]

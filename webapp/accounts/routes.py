@@ -1,79 +1,33 @@
-"""Account screens: thin handlers; the rules live in webapp.accounts.service."""
+"""Screens 1 (登录), 6 (人脸登录) and 9 (账号管理), and 退出登录. Thin handlers; the rules live in
+webapp.accounts.service."""
 
 from __future__ import annotations
 
-import math
-from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Any
 
-from litestar import Request, Response, get, post
-from litestar.datastructures import Cookie
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromQuery
+from litestar import Response, get, post
+from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
 from webapp import audit
-from webapp.accounts import forms, guard, sessions
-from webapp.accounts.service import LoginOutcome, login
-from webapp.accounts.tables import Account
-from webapp.accounts.views import account_view, section_nav
-from webapp.clock import clock_time
-from webapp.i18n import N_, _, ngettext
-from webapp.web import origin_of, redirect, render, runtime_of, safe_next
-
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-
-def session_cookie(request: Request, token: str | None) -> Cookie:
-    rt = runtime_of(request)
-    return Cookie(
-        key=sessions.cookie_name(rt),
-        value=token or "",
-        path="/",
-        httponly=True,
-        secure=not rt.settings.dev,
-        samesite="lax",
-        max_age=rt.settings.session_absolute_hours * 3600 if token else 0,
-    )
-
-
-def device_cookie(request: Request, account_id: int) -> Cookie:
-    """Marks this browser as a known device of the account: its wrong passwords are counted apart from
-    a stranger's, so a stranger's guesses do not lock the owner out here."""
-    rt = runtime_of(request)
-    return Cookie(
-        key=guard.device_cookie_name(rt),
-        value=guard.device_cookie_value(rt, account_id),
-        path="/",
-        httponly=True,
-        secure=not rt.settings.dev,
-        samesite="lax",
-        max_age=guard.DEVICE_COOKIE_DAYS * 86400,
-    )
-
-
-async def current_session(request: Request) -> sessions.ActiveSession | None:
-    rt = runtime_of(request)
-    return await sessions.load_session(rt, request.cookies.get(sessions.cookie_name(rt)))
-
-
-async def signed_in(
-    request: Request, back_to: str = ""
-) -> tuple[sessions.ActiveSession | None, Response | None]:
-    """(the session, None), or (None, a redirect to 登录 that comes back to ``back_to`` or this page)."""
-    active = await current_session(request)
-    if active is None:
-        return None, redirect(request, "/login?next=" + quote(back_to or request.url.path, safe="/"))
-    return active, None
-
-
-async def signed_in_account(request: Request, back_to: str = "") -> tuple[dict | None, Response | None]:
-    """Like :func:`signed_in`, with the account's row."""
-    active, away = await signed_in(request, back_to)
-    if away:
-        return None, away
-    return await Account.select().where(Account.id == active.account_id).first(), None
+from webapp.accounts import flows, forms, sessions
+from webapp.accounts.auth import (
+    AccountDep,
+    current_session,
+    device_cookie,
+    device_of,
+    renew_session,
+    session_cookie,
+    session_token,
+    signed_in_router,
+)
+from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.service import LoginOutcome, find_by_identifier, login
+from webapp.accounts.views import account_view, login_error, section_nav
+from webapp.faceflows import service as face
+from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
+from webapp.i18n import N_, _
+from webapp.web import Form, OriginDep, RuntimeDep, redirect, render, safe_next
 
 
 @get("/login")
@@ -81,7 +35,7 @@ async def login_page(
     request: HTMXRequest,
     next: FromQuery[str] = "",  # noqa: A002
     reset: FromQuery[str] = "",
-) -> Response:
+) -> Response[Any]:
     if await current_session(request):
         return redirect(request, safe_next(next))
     notice = _("密码已重置，请使用新密码登录") if reset else ""
@@ -98,8 +52,7 @@ async def login_page(
 
 
 @post("/login")
-async def login_submit(request: HTMXRequest, data: Form) -> Response:
-    rt = runtime_of(request)
+async def login_submit(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
     identifier = forms.text(data, "identifier")
     password = forms.text(data, "password", 128)
     target = safe_next(forms.text(data, "next", 512))
@@ -109,17 +62,12 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
     if not password:
         errors["password"] = _("请输入密码")
     if not errors:
-        result = await login(
-            rt, identifier, password, origin_of(request), request.cookies.get(guard.device_cookie_name(rt))
-        )
-        if result.outcome is LoginOutcome.OK:
-            token = await sessions.start_session(
-                rt,
-                result.account_id,
-                origin_of(request),
-                replacing=request.cookies.get(sessions.cookie_name(rt)),
-            )
-            cookies = [session_cookie(request, token), device_cookie(request, result.account_id)]
+        result = await login(rt, identifier, password, origin, device_of(rt, request))
+        if result.outcome is LoginOutcome.OK and result.account_id is not None:
+            cookies = [
+                await renew_session(rt, request, result.account_id, origin),
+                device_cookie(rt, result.account_id),
+            ]
             return redirect(request, target, cookies=cookies)
         if result.outcome is LoginOutcome.UNACTIVATED:
             return redirect(request, "/activate")
@@ -139,23 +87,74 @@ async def login_submit(request: HTMXRequest, data: Form) -> Response:
     )
 
 
-def login_error(result, now: datetime) -> dict[str, str]:
-    if result.outcome is LoginOutcome.LOCKED:
-        return {
-            "password": _(
-                "密码错误次数过多，账号已锁定，请于{time}后再试", time=clock_time(result.until, now)
-            )
-        }
-    if result.outcome is LoginOutcome.DISABLED:
-        return {"identifier": _("账号已被停用，请联系客服")}
-    if result.outcome is LoginOutcome.THROTTLED:
-        seconds = max(1, math.ceil((result.until - now).total_seconds())) if result.until else 60
-        if seconds > 60:
-            wait = _("操作过于频繁，请于{time}后再试", time=clock_time(result.until, now))
-        else:
-            wait = ngettext("操作过于频繁，请{n}秒后再试", "操作过于频繁，请{n}秒后再试", seconds)
-        return {"password": wait, "throttled": "1"}
-    return {"password": _("账号或密码错误")}
+@post("/logout")
+async def logout(request: HTMXRequest, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
+    token = session_token(rt, request)
+    active = await sessions.load_session(rt, token)
+    if active is not None and token is not None:
+        await sessions.end_session(rt, token)
+        await audit.record("logout", rt.clock.now(), origin, active.account_id)
+    return redirect(request, "/login", cookies=[session_cookie(rt, None)])
+
+
+# ---------------------------------------------------------------- 人脸登录
+
+
+@get("/login/face")
+async def face_login_page(request: HTMXRequest) -> Response[Any]:
+    return render(request, "login_face.html", "partials/login_face_step.html", step=1, form={}, errors={})
+
+
+@post("/login/face")
+async def face_login_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) -> Response[Any]:
+    """Step 1: the identifier. Whoever it names (or nobody), the next step is the same scan."""
+    identifier = forms.text(data, "identifier", 41)
+    if (
+        not identifier.strip() or len(identifier) > 40
+    ):  # no identifier is that long; saying so reveals nothing
+        return render(
+            request,
+            "login_face.html",
+            "partials/login_face_step.html",
+            step=1,
+            form={},
+            errors={"identifier": _("请输入手机号或身份证号")},
+        )
+    account = await find_by_identifier(rt, identifier)
+    usable = account if account and account["level"] >= 4 and account["state"] == "active" else None
+    _flow, cookie = await flows.start_flow(
+        rt,
+        FlowKind.FACE_LOGIN,
+        State.IDENTIFIED,
+        usable["id"] if usable else None,
+        subject=face.identifier_key(rt, identifier),
+    )
+    return render(
+        request,
+        "login_face.html",
+        "partials/login_face_step.html",
+        step=2,
+        form={},
+        errors={},
+        cookies=[cookie],
+        purpose="login",
+        consent_needed=True,
+        back="/login/face",
+    )
+
+
+async def face_login_passed(passed: Passed) -> Response[Any]:
+    rt, account_id = passed.rt, passed.account["id"]
+    if passed.flow is not None:
+        await flows.finish(rt, passed.flow)
+    cookie = await renew_session(rt, passed.request, account_id, passed.origin)
+    await audit.record("login_ok", rt.clock.now(), passed.origin, account_id, method="face")
+    response = json_answer(True, _("登录成功"), "/account")
+    response.set_cookie(cookie)
+    return response
+
+
+# ---------------------------------------------------------------- 账号管理
 
 
 DONE_NOTICES = {
@@ -167,31 +166,36 @@ DONE_NOTICES = {
 
 
 @get("/account")
-async def account_page(request: HTMXRequest, done: FromQuery[str] = "") -> Response:
-    row, away = await signed_in_account(request)
-    if away:
-        return away
+async def account_page(
+    request: HTMXRequest, rt: RuntimeDep, account: AccountDep, done: FromQuery[str] = ""
+) -> Response[Any]:
     notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
-    offer = row["level"] < 4 and row["level4_offer"] == "pending"  # 首次登录引导, until taken or dismissed
+    offer = (
+        account["level"] < 4 and account["level4_offer"] == "pending"
+    )  # 首次登录引导, until taken or dismissed
     return render(
         request,
         "account.html",
-        account=account_view(runtime_of(request), row),
+        account=account_view(rt, account),
         notice=notice,
         offer_level4=offer,
-        nav=section_nav(runtime_of(request), row, "account"),
+        nav=section_nav(rt, account, "account"),
     )
 
 
-@post("/logout")
-async def logout(request: HTMXRequest) -> Response:
-    rt = runtime_of(request)
-    token = request.cookies.get(sessions.cookie_name(rt))
-    active = await sessions.load_session(rt, token)
-    if active is not None:
-        await sessions.end_session(rt, token)
-        await audit.record("logout", rt.clock.now(), origin_of(request), active.account_id)
-    return redirect(request, "/login", cookies=[session_cookie(request, None)])
-
-
-ROUTES = [login_page, login_submit, account_page, logout]
+FACE_PURPOSES = [
+    FacePurpose(
+        "login",
+        face_login_passed,
+        flow_kind=FlowKind.FACE_LOGIN,
+        notice=N_("【工商注册身份验证】您的账号刚刚通过人脸识别登录。如非本人操作，请立即修改密码。"),
+    )
+]
+ROUTES = [
+    login_page,
+    login_submit,
+    logout,
+    face_login_page,
+    face_login_identify,
+    signed_in_router(account_page),
+]

@@ -37,7 +37,8 @@ class UserSession(Table, tablename="user_session"):
 
 
 class Flow(Table, tablename="flow"):
-    """A multi-step flow (webapp.flows): a keyed hash of the browser's token, its kind, state and expiry."""
+    """A multi-step flow (webapp.accounts.flows): a keyed hash of the browser's token, its kind, state
+    and expiry."""
 
     token_hash = Varchar(length=64, unique=True)
     kind = Varchar(length=24)

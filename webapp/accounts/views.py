@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from webapp.i18n import N_
+import math
+from datetime import datetime
+
+from webapp.accounts.service import LoginOutcome, LoginResult
+from webapp.clock import clock_time
+from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
 from webapp.sms.phone import mask_phone
 
@@ -45,3 +50,23 @@ def section_nav(rt: Runtime, row: dict, section: str) -> dict:
         "name": mask_name(rt.keyring.decrypt_text(row["name"], "account.name")),
         "level": row["level"],
     }
+
+
+def login_error(result: LoginResult, now: datetime) -> dict[str, str]:
+    """Why a password was not accepted, under the field it belongs to (``throttled``: answer 429)."""
+    if result.outcome is LoginOutcome.LOCKED and result.until is not None:
+        return {
+            "password": _(
+                "密码错误次数过多，账号已锁定，请于{time}后再试", time=clock_time(result.until, now)
+            )
+        }
+    if result.outcome is LoginOutcome.DISABLED:
+        return {"identifier": _("账号已被停用，请联系客服")}
+    if result.outcome is LoginOutcome.THROTTLED:
+        seconds = max(1, math.ceil((result.until - now).total_seconds())) if result.until else 60
+        if seconds > 60 and result.until is not None:
+            wait = _("操作过于频繁，请于{time}后再试", time=clock_time(result.until, now))
+        else:
+            wait = ngettext("操作过于频繁，请{n}秒后再试", "操作过于频繁，请{n}秒后再试", seconds)
+        return {"password": wait, "throttled": "1"}
+    return {"password": _("账号或密码错误")}

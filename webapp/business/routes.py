@@ -8,33 +8,38 @@ which calls :func:`webapp.business.service.decide`.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 from urllib.parse import quote
 
 from litestar import Response, get, post
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
 
-from webapp import flows
-from webapp.accounts import forms
-from webapp.accounts.routes import Form, signed_in_account
+from webapp.accounts import flows, forms
+from webapp.accounts.auth import AccountDep, signed_in_router
+from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.tables import Account
 from webapp.accounts.views import section_nav
+from webapp.audit import Origin
 from webapp.business.rules import default_business_until, latest_business_until
 from webapp.business.service import (
     REFUSAL_MESSAGES,
+    FaceEvidence,
     Refusal,
     business_refusal,
+    decide,
     filing_detail_for_account,
     filings_for_account,
     set_business_registration,
 )
+from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
 from webapp.i18n import N_, _
-from webapp.web import origin_of, redirect, render, runtime_of
+from webapp.runtime import Runtime
+from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
 
-PENDING_FLOW = "business_switch"  # the 是 chosen at level 3, applied when the person comes back at level 4
-PENDING_STATE = "awaiting_level4"
-PENDING_MINUTES = 30
+BACK_TO_BUSINESS = {"back_to": "/business"}  # a form posted after the session ended comes back here
 RESUME_PATH = "/business?resume=1"
 UPGRADE_PATH = "/level/upgrade?next=" + quote(RESUME_PATH, safe="/")
 
@@ -50,7 +55,7 @@ HIDDEN_REASONS = {
 DONE_NOTICES = {"on": N_("已选择办理工商登记注册"), "off": N_("已选择不办理工商登记注册")}
 
 
-def _choice_and_until(rt, account: dict) -> tuple[str, str]:
+def _choice_and_until(rt: Runtime, account: dict[str, Any]) -> tuple[str, str]:
     """What the form shows: the stored choice while it holds, else 否 with the default end date."""
     today = rt.clock.today()
     until = account["business_until"]
@@ -61,7 +66,8 @@ def _choice_and_until(rt, account: dict) -> tuple[str, str]:
 
 async def _page(
     request: HTMXRequest,
-    account: dict,
+    rt: Runtime,
+    account: dict[str, Any],
     *,
     choice: str | None = None,
     until: str | None = None,
@@ -69,9 +75,8 @@ async def _page(
     dialog: bool = False,
     notice: str = "",
     status_code: int = 200,
-    cookies=None,
-) -> Response:
-    rt = runtime_of(request)
+    cookies: list[Cookie] | None = None,
+) -> Response[Any]:
     today = rt.clock.today()
     stored_choice, stored_until = _choice_and_until(rt, account)
     refusal = business_refusal(account, today)
@@ -102,40 +107,44 @@ async def _page(
     )
 
 
-@get("/business", include_in_schema=False)
+@get("/business", include_in_schema=False, opt=BACK_TO_BUSINESS)
 async def business_page(
-    request: HTMXRequest, done: FromQuery[str] = "", resume: FromQuery[str] = ""
-) -> Response:
-    account, away = await signed_in_account(request, "/business")
-    if away:
-        return away
+    request: HTMXRequest,
+    rt: RuntimeDep,
+    origin: OriginDep,
+    account: AccountDep,
+    done: FromQuery[str] = "",
+    resume: FromQuery[str] = "",
+) -> Response[Any]:
     if resume:
-        return await _resume(request, account)
+        return await _resume(request, rt, origin, account)
     notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
-    return await _page(request, account, notice=notice)
+    return await _page(request, rt, account, notice=notice)
 
 
-async def _resume(request: HTMXRequest, account: dict) -> Response:
+async def _resume(
+    request: HTMXRequest, rt: Runtime, origin: Origin, account: dict[str, Any]
+) -> Response[Any]:
     """Back from the level-4 face scan: the 是 chosen before it is saved now (once)."""
-    rt = runtime_of(request)
-    flow = await flows.load_flow(rt, request, PENDING_FLOW)
+    flow = await flows.load_flow(rt, request, FlowKind.BUSINESS_SWITCH)
     if (
         flow is None
         or flow.account_id != account["id"]
-        or not await flows.claim(flow, PENDING_STATE, "applied")
+        or not await flows.claim(flow, State.AWAITING_LEVEL4, State.DONE)
     ):
-        return await _page(request, account)
+        return await _page(request, rt, account)
     done = await flows.finish(rt, flow)
     until = forms.parse_date(str(flow.data.get("until", "")))
-    result = await set_business_registration(rt, account["id"], True, until, origin_of(request))
+    result = await set_business_registration(rt, account["id"], True, until, origin)
     account = await Account.select().where(Account.id == account["id"]).first()
     if result.ok:
-        return await _page(request, account, notice=_(DONE_NOTICES["on"]), cookies=[done])
-    if result.refusal is Refusal.NEEDS_LEVEL_4:  # came back without the upgrade: nothing was saved
-        return await _page(request, account, cookies=[done])
+        return await _page(request, rt, account, notice=_(DONE_NOTICES["on"]), cookies=[done])
+    if result.refusal is None or result.refusal is Refusal.NEEDS_LEVEL_4:  # came back without the upgrade
+        return await _page(request, rt, account, cookies=[done])
     errors = {SWITCH_ERRORS.get(result.refusal, "business"): _(REFUSAL_MESSAGES[result.refusal])}
     return await _page(
         request,
+        rt,
         account,
         choice="yes",
         until=until.isoformat() if until else "",
@@ -144,7 +153,7 @@ async def _resume(request: HTMXRequest, account: dict) -> Response:
     )
 
 
-def _read_switch(data: dict, errors: dict[str, str]) -> tuple[bool | None, date | None, str]:
+def _read_switch(data: dict[str, Any], errors: dict[str, str]) -> tuple[bool | None, date | None, str]:
     choice = forms.text(data, "business", 8)
     raw_until = forms.text(data, "until", 16)
     if choice not in {"yes", "no"}:
@@ -158,62 +167,55 @@ def _read_switch(data: dict, errors: dict[str, str]) -> tuple[bool | None, date 
     return choice == "yes", until, raw_until
 
 
-@post("/business/switch", include_in_schema=False)
-async def business_switch(request: HTMXRequest, data: Form) -> Response:
-    rt = runtime_of(request)
-    account, away = await signed_in_account(request, "/business")
-    if away:
-        return away
+@post("/business/switch", include_in_schema=False, opt=BACK_TO_BUSINESS)
+async def business_switch(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
+) -> Response[Any]:
     errors: dict[str, str] = {}
     enabled, until, raw_until = _read_switch(data, errors)
-    choice = {True: "yes", False: "no"}.get(enabled, "")
-    if errors:
-        return await _page(request, account, choice=choice, until=raw_until, errors=errors)
-    result = await set_business_registration(rt, account["id"], enabled, until, origin_of(request))
+    choice = {True: "yes", False: "no"}.get(enabled, "") if enabled is not None else ""
+    if errors or enabled is None:
+        return await _page(request, rt, account, choice=choice, until=raw_until, errors=errors)
+    result = await set_business_registration(rt, account["id"], enabled, until, origin)
     shown_until = result.until.isoformat() if result.until else raw_until
     if result.refusal is Refusal.NEEDS_LEVEL_4:
-        return await _page(request, account, choice="yes", until=shown_until, dialog=True)
-    if not result.ok:
+        return await _page(request, rt, account, choice="yes", until=shown_until, dialog=True)
+    if result.refusal is not None:
         errors[SWITCH_ERRORS.get(result.refusal, "business")] = _(REFUSAL_MESSAGES[result.refusal])
-        return await _page(request, account, choice=choice, until=shown_until, errors=errors)
+        return await _page(request, rt, account, choice=choice, until=shown_until, errors=errors)
     return redirect(request, f"/business?done={'on' if enabled else 'off'}")
 
 
-@post("/business/upgrade", include_in_schema=False)
-async def business_upgrade(request: HTMXRequest, data: Form) -> Response:
+@post("/business/upgrade", include_in_schema=False, opt=BACK_TO_BUSINESS)
+async def business_upgrade(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
+) -> Response[Any]:
     """确定 in the 提升实名等级 dialog: keep the 是 and its end date, then go to the level-4 face scan,
     which comes back to /business?resume=1. (取消 is a plain link back: nothing is kept.)"""
-    rt = runtime_of(request)
-    account, away = await signed_in_account(request, "/business")
-    if away:
-        return away
     errors: dict[str, str] = {}
     _enabled, until, raw_until = _read_switch({**data, "business": "yes"}, errors)
     if errors:
-        return await _page(request, account, choice="yes", until=raw_until, errors=errors)
+        return await _page(request, rt, account, choice="yes", until=raw_until, errors=errors)
     if account["level"] >= 4:  # upgraded meanwhile (another tab): save right away
-        result = await set_business_registration(rt, account["id"], True, until, origin_of(request))
-        if result.ok:
+        result = await set_business_registration(rt, account["id"], True, until, origin)
+        if result.refusal is None:
             return redirect(request, "/business?done=on")
         errors[SWITCH_ERRORS.get(result.refusal, "business")] = _(REFUSAL_MESSAGES[result.refusal])
-        return await _page(request, account, choice="yes", until=raw_until, errors=errors)
+        return await _page(request, rt, account, choice="yes", until=raw_until, errors=errors)
     _flow, cookie = await flows.start_flow(
         rt,
-        PENDING_FLOW,
-        PENDING_STATE,
+        FlowKind.BUSINESS_SWITCH,
+        State.AWAITING_LEVEL4,
         account["id"],
-        minutes=PENDING_MINUTES,
         until=until.isoformat() if until else "",
     )
     return redirect(request, UPGRADE_PATH, cookies=[cookie])
 
 
 @get("/business/filings/{ref:str}", include_in_schema=False)
-async def filing_page(request: HTMXRequest, ref: FromPath[str]) -> Response:
-    rt = runtime_of(request)
-    account, away = await signed_in_account(request, f"/business/filings/{ref}")
-    if away:
-        return away
+async def filing_page(
+    request: HTMXRequest, ref: FromPath[str], rt: RuntimeDep, account: AccountDep
+) -> Response[Any]:
     if business_refusal(account, rt.clock.today()) is not None:
         return redirect(request, "/business")
     detail = await filing_detail_for_account(rt, account["id"], ref)
@@ -230,4 +232,58 @@ async def filing_page(request: HTMXRequest, ref: FromPath[str]) -> Response:
     )
 
 
-ROUTES = [business_page, business_switch, business_upgrade, filing_page]
+@get("/business/filings/{reference:str}/decide", include_in_schema=False)
+async def decide_page(
+    request: HTMXRequest,
+    reference: FromPath[str],
+    rt: RuntimeDep,
+    account: AccountDep,
+    decision: FromQuery[str] = "confirm",
+) -> Response[Any]:
+    """确认 or 拒绝 a filing: each needs a fresh face scan against the account's own template."""
+    detail = await filing_detail_for_account(rt, account["id"], reference)
+    if detail is None or decision not in {"confirm", "decline"} or not detail.needs_action:
+        return redirect(request, "/business")
+    _flow, cookie = await flows.start_flow(
+        rt,
+        FlowKind.FILING_DECISION,
+        State.IDENTIFIED,
+        account["id"],
+        reference=reference,
+        decision=decision,
+    )
+    title = _("确认工商登记事项") if decision == "confirm" else _("拒绝工商登记事项")
+    intro = _(
+        "{company}（{kind}）：请扫描人脸确认是本人操作。",
+        company=detail.company_name,
+        kind=_(detail.kind_label),
+    )
+    return render(
+        request,
+        "face_scan.html",
+        purpose="filing",
+        title=title,
+        back=f"/business/filings/{reference}",
+        consent_needed=False,
+        next="",
+        intro=intro,
+        cookies=[cookie],
+    )
+
+
+async def decision_passed(passed: Passed) -> Response[Any]:
+    """The scan matched: the decision is made, with the scan's figures as its evidence."""
+    assert passed.flow is not None  # the purpose needs its flow
+    rt, flow = passed.rt, passed.flow
+    reference, decision = flow.data["reference"], flow.data["decision"]
+    await flows.finish(rt, flow)
+    evidence = FaceEvidence(passed.distance, passed.check.figures)
+    result = await decide(rt, passed.account["id"], reference, decision, evidence, passed.origin)
+    if result.refusal is not None:
+        return json_answer(False, _(REFUSAL_MESSAGES[result.refusal]))
+    done = _("已确认") if decision == "confirm" else _("已拒绝")
+    return json_answer(True, done, f"/business/filings/{reference}")
+
+
+FACE_PURPOSES = [FacePurpose("filing", decision_passed, flow_kind=FlowKind.FILING_DECISION, signed_in=True)]
+ROUTES = [signed_in_router(business_page, business_switch, business_upgrade, filing_page, decide_page)]

@@ -11,6 +11,7 @@ import struct
 from dataclasses import dataclass
 
 from webapp import audit, limits
+from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.tables import Account, Flow
 from webapp.face.check import FaceCheck
 from webapp.face.pipeline import distance
@@ -19,19 +20,9 @@ from webapp.identity.authority import AuthorityUnavailable
 from webapp.identity.rules import normalize_id_number
 from webapp.runtime import Runtime
 
-SCAN = "face"  # the flow kind holding one issued, streaming or passed scan
 TEMPLATE_CONTEXT = "account.face_template"
 NOT_MATCHED = N_("人脸核验未通过，请确认是本人操作后重试")
 SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
-NOTICES = {
-    "login": N_("【工商注册身份验证】您的账号刚刚通过人脸识别登录。如非本人操作，请立即修改密码。"),
-    "recover": N_(
-        "【工商注册身份验证】您的账号刚刚通过人脸识别验证身份以重置密码。如非本人操作，请立即联系客服。"
-    ),
-    "activate": N_(
-        "【工商注册身份验证】您的账号刚刚通过人脸识别验证身份以激活并更换手机号。如非本人操作，请立即联系客服。"
-    ),
-}
 NOTICES_PER_HOUR = 3  # per phone: a notice never becomes a way to flood someone's phone
 
 
@@ -76,7 +67,9 @@ async def void_open_scans(rt: Runtime, subject) -> None:
     """One open scan per flow (the context flow remembers its latest) and per signed-in upgrade."""
     if subject.flow is None and subject.account is not None:
         await Flow.delete().where(
-            (Flow.kind == SCAN) & (Flow.account == subject.account["id"]) & (Flow.state == "issued")
+            (Flow.kind == FlowKind.FACE_SCAN)
+            & (Flow.account == subject.account["id"])
+            & (Flow.state == State.ISSUED)
         )
 
 
@@ -134,42 +127,7 @@ async def _match(rt: Runtime, account: dict, check: FaceCheck) -> tuple[bool, fl
     return result.match, None if result.distance is None else round(result.distance, 4)
 
 
-async def record_consent(rt: Runtime, account_id: int, origin: audit.Origin) -> None:
-    await Account.update({Account.face_consent_at: rt.clock.now()}).where(Account.id == account_id)
-    await audit.record("face_consent_given", rt.clock.now(), origin, account_id)
-
-
-async def raise_to_level_4(rt: Runtime, account_id: int, check: FaceCheck, origin: audit.Origin) -> None:
-    """The account keeps its own encrypted template; frames are gone with the request."""
-    now = rt.clock.now()
-    await Account.update(
-        {
-            Account.level: 4,
-            Account.face_template: rt.keyring.encrypt(pack_template(check.embedding), TEMPLATE_CONTEXT),
-            Account.level4_offer: "done",
-            Account.updated_at: now,
-        }
-    ).where(Account.id == account_id)
-    await audit.record("level_changed", now, origin, account_id, level=4, method="face")
-
-
-async def withdraw_consent(rt: Runtime, account_id: int, origin: audit.Origin) -> None:
-    """Withdrawing face consent deletes the template and returns the account to level 3."""
-    now = rt.clock.now()
-    await Account.update(
-        {
-            Account.face_template: None,
-            Account.face_consent_at: None,
-            Account.level: 3,
-            Account.business_registration: False,
-            Account.updated_at: now,
-        }
-    ).where(Account.id == account_id)
-    await audit.record("face_consent_withdrawn", now, origin, account_id)
-    await audit.record("level_changed", now, origin, account_id, level=3, method="consent_withdrawn")
-
-
-async def notify_phone_on_record(rt: Runtime, account_id: int, purpose: str) -> bool:
+async def notify_phone_on_record(rt: Runtime, account_id: int, notice: str) -> bool:
     """A signed-out face success tells the phone on record (no code, no quota of the person's codes;
     at most :data:`NOTICES_PER_HOUR` an hour). A failed delivery is logged by the channel and changes
     nothing: the audit log has the event itself. True when a notice went out."""
@@ -183,9 +141,7 @@ async def notify_phone_on_record(rt: Runtime, account_id: int, purpose: str) -> 
     if not (await limits.take([limit], rt.clock.now())).allowed:
         return False
     try:
-        await rt.sms_channel.deliver(
-            rt.keyring.decrypt_text(row["phone"], "account.phone"), _(NOTICES[purpose])
-        )
+        await rt.sms_channel.deliver(rt.keyring.decrypt_text(row["phone"], "account.phone"), _(notice))
     except DeliveryError:
         return False
     return True

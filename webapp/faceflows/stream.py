@@ -22,31 +22,31 @@ import json
 import logging
 import struct
 import time
+from typing import Any
 
 from litestar import Response, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.plugins.htmx import HTMXRequest
 
-from webapp import flows, limits
-from webapp.accounts import forms
-from webapp.accounts.routes import Form
+from webapp import limits
+from webapp.accounts import flows, forms
+from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.level import record_consent
 from webapp.clock import clock_time
 from webapp.face.check import FaceCheck, LiveScan
 from webapp.face.light import hex_colour
 from webapp.face.pool import FaceWorkerError
 from webapp.face.scan import FRAME_HEIGHT, FRAME_WIDTH, TARGET_FPS, draw_plan
 from webapp.faceflows import service
-from webapp.faceflows.routes import CALIBRATE, SIGNED_OUT_PURPOSES, json_answer, subject_of, succeed
-from webapp.faceflows.service import SCAN
+from webapp.faceflows.purposes import Passed, json_answer, subject_of
 from webapp.i18n import _, current_locale, negotiate
-from webapp.web import origin_of, runtime_of, safe_next
+from webapp.web import Form, OriginDep, RuntimeDep, origin_of, safe_next
 
 log = logging.getLogger(__name__)
 
 START_WINDOW_S = 10  # the stream opens this soon after the scan is issued, or never
 END_GRACE_MS = 600  # frames captured before the end may arrive this much later
 MAX_ROUND_TRIP_MS = 250  # the light's allowed delay grows with the round trip, up to this
-SCAN_MINUTES = 3
 FRAME_HEADER = struct.Struct("<d")  # the page's capture time in ms since the plan arrived
 
 WS_REFUSED = 4403
@@ -54,33 +54,31 @@ WS_EXPIRED = 4408
 
 
 @post("/face/scan/start")
-async def scan_start(request: HTMXRequest, data: Form) -> Response:
-    rt = runtime_of(request)
+async def scan_start(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
     purpose = forms.text(data, "purpose", 16)
     subject = await subject_of(request, purpose)
-    if subject.error:
+    if subject.error or subject.purpose is None:
         return json_answer(False, subject.error, status=400)
     account = subject.account
     consented = forms.text(data, "consent") == "yes"
-    # Signed out (login, recover, activate): asked every time. Signed in: asked once, then recorded.
-    first_time = purpose in SIGNED_OUT_PURPOSES or account["face_consent_at"] is None
+    # Signed out: asked every time. Signed in: asked once, then recorded.
+    signed_in = subject.purpose.signed_in and account is not None
+    first_time = not signed_in or account["face_consent_at"] is None
     if first_time and not consented:
         return json_answer(False, _("请先阅读并同意《人脸信息处理告知书》"), status=400)
-    origin = origin_of(request)
     taken = await service.take_attempt(rt, subject.key, origin.ip)
     if not taken.allowed:
         when = clock_time(taken.retry_at, rt.clock.now())
         return json_answer(False, _("人脸核验次数过多，请于{time}后再试", time=when), status=429)
-    if purpose == "upgrade" and account["face_consent_at"] is None:
-        await service.record_consent(rt, account["id"], origin)
+    if signed_in and account["face_consent_at"] is None:
+        await record_consent(rt, account["id"], origin)
     account_id = account["id"] if account else None
     await service.void_open_scans(rt, subject)
     scan, cookie = await flows.start_flow(
         rt,
-        SCAN,
-        "issued",
+        FlowKind.FACE_SCAN,
+        State.ISSUED,
         account_id,
-        minutes=SCAN_MINUTES,
         purpose=purpose,
         subject=subject.key,
         slots=list(taken.event_ids),
@@ -102,11 +100,10 @@ def _same_origin(socket: WebSocket) -> bool:
 
 
 @websocket("/face/scan/stream")
-async def scan_stream(socket: WebSocket) -> None:
-    rt = socket.app.state.runtime
+async def scan_stream(socket: WebSocket[Any, Any, Any], rt: RuntimeDep) -> None:
     current_locale.set(negotiate(socket.cookies.get("lang"), socket.headers.get("accept-language")))
-    scan = await flows.load_flow(rt, socket, SCAN) if _same_origin(socket) else None
-    if scan is None or not await flows.claim(scan, "issued", "streaming"):
+    scan = await flows.load_flow(rt, socket, FlowKind.FACE_SCAN) if _same_origin(socket) else None
+    if scan is None or not await flows.claim(scan, State.ISSUED, State.STREAMING):
         await socket.close(code=WS_REFUSED)
         return
     if time.time() - scan.data["issued"] > START_WINDOW_S:
@@ -133,7 +130,7 @@ async def scan_stream(socket: WebSocket) -> None:
         await flows.finish(rt, scan)
         await _send_result(socket, False, _(service.SERVICE_DOWN), None)
         return
-    if scan.data["purpose"] == CALIBRATE:  # dev only: the liveness decision and its figures, no match
+    if subject.purpose is None or not subject.purpose.matched:  # the liveness decision, its figures
         await flows.finish(rt, scan)
         await _send_result(socket, check.ok, _(check.message), check.figures)
         return
@@ -145,7 +142,7 @@ async def scan_stream(socket: WebSocket) -> None:
     template = rt.keyring.encrypt(service.pack_template(check.embedding), service.TEMPLATE_CONTEXT)
     await flows.advance(
         scan,
-        "passed",
+        State.PASSED,
         distance=outcome.distance,
         figures=check.figures,
         template=base64.b64encode(template).decode(),
@@ -236,25 +233,32 @@ async def _send_result(socket: WebSocket, ok: bool, message: str, figures: dict 
 
 
 @post("/face/scan/finish")
-async def scan_finish(request: HTMXRequest) -> Response:
-    """The passed scan's success, once."""
-    rt = runtime_of(request)
-    scan = await flows.load_flow(rt, request, SCAN)
-    if scan is None or not await flows.claim(scan, "passed", "done"):
+async def scan_finish(request: HTMXRequest, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
+    """The passed scan's success, once: a signed-out one is told to the phone on record."""
+    scan = await flows.load_flow(rt, request, FlowKind.FACE_SCAN)
+    if scan is None or not await flows.claim(scan, State.PASSED, State.DONE):
         return json_answer(False, _("检测已过期，请重新开始"), status=400)
     done = await flows.finish(rt, scan)
     subject = await subject_of(request, scan.data["purpose"])
     account_id = subject.account["id"] if subject.account else None
-    if subject.error or account_id != scan.account_id or subject.key != scan.data["subject"]:
+    purpose, account = subject.purpose, subject.account
+    if (
+        purpose is None
+        or account is None
+        or account_id != scan.account_id
+        or subject.key != scan.data["subject"]
+    ):
         response = json_answer(False, subject.error or _("检测已过期，请重新开始"), status=400)
         response.set_cookie(done)
         return response
     template = rt.keyring.decrypt(base64.b64decode(scan.data["template"]), service.TEMPLATE_CONTEXT)
     check = FaceCheck(True, "ok", "", scan.data["figures"], embedding=service.unpack_template(template))
-    response = await succeed(
-        request, scan.data["purpose"], subject.account, check, subject.flow, scan.data["next"],
-        scan.data["distance"],
-    )  # fmt: skip
+    if purpose.notice:
+        await service.notify_phone_on_record(rt, account["id"], purpose.notice)
+    passed = Passed(
+        request, rt, origin, account, check, subject.flow, scan.data["next"], scan.data["distance"]
+    )
+    response = await purpose.succeed(passed)
     response.set_cookie(done)
     return response
 

@@ -1,0 +1,127 @@
+"""Who is signed in, for the web layer: the session and known-device cookies, the guard every signed-in
+route has, and the ``account`` dependency it provides.
+
+A signed-in route is declared by putting it in :func:`signed_in_router`; its handler then asks for
+``account`` (the row) and never checks for itself. Without a session the guard answers
+with the way to 登录, which comes back to the page (``opt={"back_to": ...}`` names another).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from litestar import Request, Response, Router
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.di import NamedDependency, Provide
+from litestar.exceptions import NotAuthorizedException
+from litestar.handlers import BaseRouteHandler
+from litestar.types import ControllerRouterHandler
+
+from webapp.accounts import guard, sessions
+from webapp.accounts.tables import Account
+from webapp.audit import Origin
+from webapp.runtime import Runtime
+from webapp.web import redirect, runtime_of
+
+SIGNED_IN = "signed_in_account"  # where the guard leaves the account, in the connection's state
+
+
+AccountDep = NamedDependency[dict[str, Any]]  # the ``account`` of a signed-in route: the row
+
+
+class SignInRequired(NotAuthorizedException):
+    """No live session: the answer is the way to 登录 (see :func:`to_sign_in`), never an error page."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(detail="sign-in required")
+        self.back_to = back_to
+
+
+def session_cookie(rt: Runtime, token: str | None) -> Cookie:
+    """The session token, or (``None``) the cookie's removal."""
+    return Cookie(
+        key=sessions.cookie_name(rt),
+        value=token or "",
+        path="/",
+        httponly=True,
+        secure=not rt.settings.dev,
+        samesite="lax",
+        max_age=rt.settings.session_absolute_hours * 3600 if token else 0,
+    )
+
+
+def device_cookie(rt: Runtime, account_id: int) -> Cookie:
+    """Marks this browser as a known device of the account: its wrong passwords are counted apart from
+    a stranger's, so a stranger's guesses do not lock the owner out here."""
+    return Cookie(
+        key=guard.device_cookie_name(rt),
+        value=guard.device_cookie_value(rt, account_id),
+        path="/",
+        httponly=True,
+        secure=not rt.settings.dev,
+        samesite="lax",
+        max_age=guard.DEVICE_COOKIE_DAYS * 86400,
+    )
+
+
+def session_token(rt: Runtime, connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return connection.cookies.get(sessions.cookie_name(rt))
+
+
+def device_of(rt: Runtime, connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    return connection.cookies.get(guard.device_cookie_name(rt))
+
+
+async def current_session(connection: ASGIConnection[Any, Any, Any, Any]) -> sessions.ActiveSession | None:
+    rt = runtime_of(connection)
+    return await sessions.load_session(rt, session_token(rt, connection))
+
+
+async def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any] | None:
+    """The session's account, for the endpoints that are not pages (the face scan's)."""
+    active = await current_session(connection)
+    if active is None:
+        return None
+    row: dict[str, Any] | None = await Account.select().where(Account.id == active.account_id).first()
+    return row
+
+
+async def renew_session(
+    rt: Runtime, request: Request[Any, Any, Any], account_id: int, origin: Origin
+) -> Cookie:
+    """A new session token at sign-in and at every level change; the one it replaces stops working."""
+    token = await sessions.start_session(rt, account_id, origin, replacing=session_token(rt, request))
+    return session_cookie(rt, token)
+
+
+async def requires_sign_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The guard of every signed-in route."""
+    active = await current_session(connection)
+    account = None
+    if active is not None:
+        account = await Account.select().where(Account.id == active.account_id).first()
+    if active is None or account is None:
+        raise SignInRequired(handler.opt.get("back_to") or connection.url.path)
+    connection.state[SIGNED_IN] = account
+
+
+def to_sign_in(request: Request[Any, Any, Any], refusal: SignInRequired) -> Response[Any]:
+    """The exception handler of :class:`SignInRequired`: to 登录, and back here after it."""
+    return redirect(request, "/login?next=" + quote(refusal.back_to, safe="/"))
+
+
+def provide_account(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    account: dict[str, Any] = request.state[SIGNED_IN]
+    return account
+
+
+def signed_in_router(*handlers: ControllerRouterHandler) -> Router:
+    """The routes of a domain that need a session: guarded, with ``account``."""
+    return Router(
+        path="/",
+        route_handlers=list(handlers),
+        guards=[requires_sign_in],
+        dependencies={"account": Provide(provide_account, sync_to_thread=False)},
+    )
