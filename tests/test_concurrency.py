@@ -9,7 +9,8 @@ import pytest
 from tests import factories
 from tests.conftest import runtime_with
 from webapp import audit
-from webapp.accounts.registration import ALREADY_REGISTERED, Registration, register
+from webapp.accounts.outcomes import Refusal
+from webapp.accounts.registration import Registration, register
 from webapp.accounts.service import AccountExists, change_phone
 from webapp.accounts.tables import Account
 from webapp.sms.codes import CodeCheck, Purpose, send_code, verify_code
@@ -38,10 +39,10 @@ async def test_fifty_parallel_registrations_of_one_id_make_one_account(rt, smtp_
     results = await asyncio.gather(
         *(register(roomy, attempt, audit.Origin(ip=f"198.51.100.{i}")) for i, attempt in enumerate(attempts))
     )
-    created = [account_id for account_id, errors in results if account_id is not None]
-    refusals = [errors for account_id, errors in results if account_id is None]
+    created = [result.value for result in results if result.value is not None]
+    refusals = [result.refusal for result in results if result.value is None]
     assert len(created) == 1 and len(refusals) == 49
-    assert all(errors == {"id_number": ALREADY_REGISTERED} for errors in refusals)
+    assert all(refusal is Refusal.ALREADY_REGISTERED for refusal in refusals)
     assert await Account.count() == 1
 
 

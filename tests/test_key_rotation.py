@@ -22,7 +22,6 @@ from tests.support.web import csrf_token, post_form
 from webapp.accounts.passwords import hash_password
 from webapp.accounts.service import (
     AccountExists,
-    LoginOutcome,
     NewAccount,
     create_account,
     find_by_identifier,
@@ -59,7 +58,7 @@ async def test_an_account_under_a_retired_key_is_found_and_stays_unique(rt):
     for identifier in (phone, record.id_number):
         assert (await find_by_identifier(rt, identifier))["id"] == account_id, identifier
     outcome = await login(rt, phone, factories.PASSWORD, factories.ORIGIN)
-    assert outcome.outcome is LoginOutcome.OK
+    assert outcome.ok and outcome.value == account_id
     same_id = NewAccount(record.name, record.id_number, record.valid_from, record.valid_to, factories.phone())
     with pytest.raises(AccountExists, match="id_number"):
         await create_account(rt, same_id, factories.ORIGIN)

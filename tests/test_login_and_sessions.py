@@ -10,7 +10,8 @@ import pytest
 from tests import factories
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts import passwords, sessions
-from webapp.accounts.service import LoginOutcome, login
+from webapp.accounts.outcomes import Refusal
+from webapp.accounts.service import login
 from webapp.accounts.tables import UserSession
 from webapp.tables import AuditEvent
 
@@ -85,7 +86,7 @@ async def test_twenty_wrong_passwords_and_the_right_one_at_once_verify_at_most_f
 async def test_unknown_accounts_cost_one_argon2_verification_too(rt, verified):
     await factories.account(rt)
     unknown = await login(rt, "13000000000", "Whatever-pass-1", factories.ORIGIN)
-    assert unknown.outcome is LoginOutcome.WRONG and len(verified) == 1
+    assert unknown.refusal is Refusal.WRONG_PASSWORD and len(verified) == 1
 
 
 async def test_every_identifier_logs_in_and_each_login_gets_a_new_token(rt, client):
@@ -181,9 +182,9 @@ async def test_login_is_limited_per_ip(rt, client):
     for _ in range(3):
         assert (
             await login(tight, "13000000001", "x-Wrong-pass", factories.ORIGIN)
-        ).outcome is LoginOutcome.WRONG
+        ).refusal is Refusal.WRONG_PASSWORD
     throttled = await login(tight, "13000000001", "x-Wrong-pass", factories.ORIGIN)
-    assert throttled.outcome is LoginOutcome.THROTTLED
+    assert throttled.refusal is Refusal.THROTTLED
     assert throttled.until == rt.clock.now() + timedelta(seconds=60)
 
 

@@ -130,3 +130,27 @@ async def test_pages_render_without_javascript(client):
     ):
         response = await client.get(path)
         assert response.status_code == 200 and words in response.text
+
+
+async def test_registration_is_a_flow_of_the_browser_that_asked_for_the_code(rt, app, client, smtp_sink):
+    """The code proves the phone to the browser that asked for it: the same code typed in another browser
+    (no registration flow there), or for another number than the one it went to, registers nobody."""
+    from litestar.testing import AsyncTestClient
+
+    record = await factories.citizen(rt, "流程")
+    phone = factories.phone()
+    token = await csrf_token(client, "/register")
+    await post_form(client, "/register/sms", {"phone": phone}, htmx=True, token=token)
+    flow_cookies = [name for name in client.cookies if name.endswith("flow_register")]
+    assert flow_cookies == ["__Host-flow_register"]
+    form = factories.registration_form(record, phone, smtp_sink.code_for(phone))
+    async with AsyncTestClient(app, base_url="https://testserver") as elsewhere:
+        other_token = await csrf_token(elsewhere, "/register")
+        refused = await post_form(elsewhere, "/register", form, token=other_token)
+        assert refused.status_code == 200 and field_error(refused.text, "code") == "验证码已失效，请重新获取"
+        assert await Account.count() == 0
+    other_number = await post_form(client, "/register", {**form, "phone": factories.phone()}, token=token)
+    assert field_error(other_number.text, "code") == "验证码已失效，请重新获取" and await Account.count() == 0
+    registered = await post_form(client, "/register", form, token=token)
+    assert registered.status_code == 303 and await Account.count() == 1
+    assert "__Host-flow_register" not in client.cookies  # the flow ended with the registration

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 
@@ -14,8 +13,9 @@ from tests import factories
 from tests.support.business import set_level
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.forms import parse_date
+from webapp.accounts.outcomes import Refusal
+from webapp.accounts.service import LoginResult
 from webapp.accounts.views import login_error
-from webapp.accounts.service import LoginOutcome
 from webapp.clock import clock_time
 from webapp.sms.codes import wait_message
 
@@ -63,9 +63,9 @@ def test_a_wait_over_a_minute_is_named_by_the_time_it_ends():
     assert wait_message(now + timedelta(seconds=61), now) == "短信发送次数已达上限，请于08:31后再试"
     late = datetime(2026, 3, 1, 15, 30, tzinfo=UTC)  # 23:30 in Beijing: the wait ends tomorrow
     assert clock_time(late + timedelta(hours=1), late) == "2026-03-02 00:30"
-    throttled = SimpleNamespace(outcome=LoginOutcome.THROTTLED, until=now + timedelta(minutes=5))
+    throttled = LoginResult(Refusal.THROTTLED, until=now + timedelta(minutes=5))
     assert login_error(throttled, now)["password"] == "操作过于频繁，请于08:35后再试"
-    short = SimpleNamespace(outcome=LoginOutcome.THROTTLED, until=now + timedelta(seconds=42))
+    short = LoginResult(Refusal.THROTTLED, until=now + timedelta(seconds=42))
     assert login_error(short, now)["password"] == "操作过于频繁，请42秒后再试"
 
 

@@ -155,7 +155,13 @@ def test_every_route_is_signed_out_by_declaration_or_guarded(app):
     unguarded = sorted({path for path, handler in pages if not guarded(handler)} - SIGNED_OUT)
     assert unguarded == []
     guarded_paths = {path for path, handler in pages if guarded(handler)}
-    assert {"/account", "/level", "/business", "/account/password", "/business/filings/{ref:str}"} <= guarded_paths
+    assert {
+        "/account",
+        "/level",
+        "/business",
+        "/account/password",
+        "/business/filings/{ref:str}",
+    } <= guarded_paths
     assert not guarded_paths & SIGNED_OUT
 
 

@@ -30,8 +30,8 @@ async def level3_with_photo(rt, client, faces, photo: str = OBAMA_REGISTRY):
 
 async def make_level_4(rt, account_id: int, faces, photo: str = "obama-2.jpg") -> None:
     """Level 4 with ``photo``'s template, as a passed upgrade would leave it (no scan: a set-up)."""
-    from webapp.face.check import FaceCheck
     from webapp.accounts.level import raise_to_level_4, record_consent
+    from webapp.face.check import FaceCheck
 
     await record_consent(rt, account_id, factories.ORIGIN)
     found = await rt.face_pool.embed_image((faces / photo).read_bytes())

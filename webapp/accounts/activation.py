@@ -14,8 +14,11 @@ When the phone on record no longer works, a face scan matched by the identity au
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from webapp import audit
+from webapp.accounts.outcomes import AccountState, Outcome, Refusal, code_refusal
 from webapp.accounts.passwords import hash_password
 from webapp.accounts.registration import move_to_new_phone
 from webapp.accounts.service import find_by_name_and_id
@@ -27,10 +30,7 @@ from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_c
 
 USERNAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{5,19}")
 USERNAME_HINT = N_("6-20位字符，第一位必须为字母，支持数字、下划线")
-ALREADY_ACTIVE = N_("账号已激活，请直接登录")
-
-
-HOLDER_STATES = ("unactivated", "active")  # a disabled account is opened by the registration office
+HOLDER_STATES = (AccountState.UNACTIVATED, AccountState.ACTIVE)  # a disabled one: the registration office
 
 
 async def _holder_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
@@ -55,35 +55,45 @@ async def send_activation_code(rt: Runtime, id_number: str, phone: str, origin: 
     return await send_code(rt, phone, Purpose.ACTIVATE, origin, await sms_shadow(rt, id_number, phone))
 
 
+@dataclass(frozen=True)
+class Holder:
+    """Whose phone on record a code proved, and whether the account is already active."""
+
+    account_id: int
+    active: bool
+
+
 async def check_activation_code(
     rt: Runtime, id_number: str, phone: str, code: str, origin: audit.Origin
-) -> tuple[dict | None, CodeCheck]:
-    """The account (``id``, ``state``) when the code proves its phone on record; else None and why."""
+) -> Outcome[Holder]:
+    """The account whose phone on record the code proves. A code that matched but not for an account of
+    these (or a disabled one) reads as a wrong code."""
     shadow_of = await sms_shadow(rt, id_number, phone)
     check = await verify_code(rt, phone, Purpose.ACTIVATE, code, origin, shadow_of)
     match = await _holder_match(rt, id_number, phone) if check is CodeCheck.OK and not shadow_of else None
-    if match:
-        state = match["state"]
-        await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"], state=state)
-        return {"id": match["id"], "state": state}, check
-    return None, check
+    if match is None:
+        return code_refusal(CodeCheck.WRONG if check is CodeCheck.OK else check)
+    state = match["state"]
+    await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"], state=state)
+    return Outcome(value=Holder(match["id"], state == AccountState.ACTIVE))
 
 
-async def find_unactivated(rt: Runtime, name: str, id_number: str) -> dict | None:
-    return await find_by_name_and_id(rt, name, id_number, "unactivated")
+async def find_unactivated(rt: Runtime, name: str, id_number: str) -> dict[str, Any] | None:
+    return await find_by_name_and_id(rt, name, id_number, AccountState.UNACTIVATED)
 
 
 async def bind_new_phone(
     rt: Runtime, account_id: int, phone: str, code: str, origin: audit.Origin
-) -> dict[str, str]:
+) -> Outcome[None]:
     """Activation by face: the new phone, proved by its code, replaces the dead one on record (only while
     the account is still unactivated: an active account changes its phone behind its password)."""
-    if not await Account.exists().where((Account.id == account_id) & (Account.state == "unactivated")):
-        return {"form": ALREADY_ACTIVE}
-    errors, old_phone = await move_to_new_phone(rt, account_id, phone, code, Purpose.ACTIVATE, origin)
-    if old_phone is not None:
+    unactivated = (Account.id == account_id) & (Account.state == AccountState.UNACTIVATED)
+    if not await Account.exists().where(unactivated):
+        return Outcome(Refusal.ALREADY_ACTIVE)
+    moved = await move_to_new_phone(rt, account_id, phone, code, Purpose.ACTIVATE, origin)
+    if moved.ok:
         await audit.record("activation_phone_verified", rt.clock.now(), origin, account_id, method="face")
-    return errors
+    return Outcome(moved.refusal)
 
 
 def validate_username(raw: str) -> str:
@@ -97,27 +107,27 @@ def validate_username(raw: str) -> str:
 
 async def activate(
     rt: Runtime, account_id: int, username: str, password: str, origin: audit.Origin
-) -> str | None:
-    """Returns an error for the username field, or None when the account is active."""
+) -> Outcome[None]:
+    """The account becomes active with its username and password (the username is anybody's once)."""
     password_hash = await hash_password(password)
     now = rt.clock.now()
     async with write_transaction(f"username:{username.lower()}"):
         if await Account.exists().where(Account.username_key == username.lower()):
-            return N_("该用户名已被使用")
+            return Outcome(Refusal.USERNAME_TAKEN)
         updated = (
             await Account.update(
                 {
                     Account.username: username,
                     Account.username_key: username.lower(),
                     Account.password_hash: password_hash,
-                    Account.state: "active",
+                    Account.state: AccountState.ACTIVE,
                     Account.updated_at: now,
                 }
             )
-            .where((Account.id == account_id) & (Account.state == "unactivated"))
+            .where((Account.id == account_id) & (Account.state == AccountState.UNACTIVATED))
             .returning(Account.id)
         )
         if not updated:
-            return ALREADY_ACTIVE
+            return Outcome(Refusal.ALREADY_ACTIVE)
         await audit.record("account_activated", now, origin, account_id)
-    return None
+    return Outcome()

@@ -28,18 +28,18 @@ from webapp.accounts.activation import (
 )
 from webapp.accounts.auth import session_cookie
 from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.outcomes import MESSAGES
 from webapp.accounts.recovery import reset_password
 from webapp.accounts.registration import send_code_to_new_phone
 from webapp.accounts.tables import Account
+from webapp.accounts.views import code_sent
 from webapp.audit import Origin
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
 from webapp.faceflows.service import identifier_key
 from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.codes import (
-    CHECK_MESSAGES,
     SENT_IF_MATCHING,
-    CodeCheck,
     Purpose,
     next_send_at,
     send_outcome,
@@ -193,15 +193,14 @@ async def activate_verify(
     id_number, phone = _read_step1(rt, data, errors)
     code = forms.read_code(data, errors)
     if not errors and id_number and phone and code:
-        account, check = await check_activation_code(rt, id_number, phone, code, origin)
-        if account is not None:
-            reset = account["state"] == "active"
+        checked = await check_activation_code(rt, id_number, phone, code, origin)
+        if checked.value is not None:
+            holder = checked.value
             _flow, cookie = await flows.start_flow(
-                rt, FlowKind.ACTIVATE, State.PHONE_VERIFIED, account["id"], reset=reset
+                rt, FlowKind.ACTIVATE, State.PHONE_VERIFIED, holder.account_id, reset=holder.active
             )
-            return _step2(request, {}, {}, cookies=[cookie], reset=reset)
-        # A code that matched but not for an account of these (or a disabled one) reads as a wrong code.
-        errors["code"] = CHECK_MESSAGES[CodeCheck.WRONG if check is CodeCheck.OK else check]
+            return _step2(request, {}, {}, cookies=[cookie], reset=holder.active)
+        errors.update(checked.errors())
     return await _step1(request, rt, data, errors)
 
 
@@ -223,13 +222,13 @@ async def activate_account(
         errors["username"] = str(error)
     password = forms.read_new_password(data, errors, username)
     if not errors and username and password:
-        problem = await activate(rt, flow.account_id, username, password, origin)
-        if problem is None:
+        activated = await activate(rt, flow.account_id, username, password, origin)
+        if activated.refusal is None:
             done = await flows.finish(rt, flow)
             token = await sessions.start_session(rt, flow.account_id, origin)
             cookies = [done, session_cookie(rt, token)]
             return redirect(request, "/account?done=activated", cookies=cookies)
-        errors["username"] = problem
+        errors["username"] = MESSAGES[activated.refusal]  # taken, or activated meanwhile
     return _step2(request, data, errors, flow.data.get("via", ""))
 
 
@@ -318,7 +317,8 @@ async def activate_face_sms(
     notice = ""
     phone = forms.read_phone(data, errors)
     if phone:
-        errors, notice = await send_code_to_new_phone(rt, phone, Purpose.ACTIVATE, origin)
+        sent = await send_code_to_new_phone(rt, phone, Purpose.ACTIVATE, origin)
+        errors, notice = code_sent(sent, phone, rt.clock.now())
     partial, retarget = SMS_BY_FACE.answer(errors)
     return await _face_step(request, rt, "new_phone", data, errors, partial, notice, retarget=retarget)
 
@@ -335,8 +335,9 @@ async def activate_face_phone(
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
     if not errors and phone and code:
-        errors = await bind_new_phone(rt, flow.account_id, phone, code, origin)
-        if not errors:
+        bound = await bind_new_phone(rt, flow.account_id, phone, code, origin)
+        errors = bound.errors()
+        if bound.ok:
             await flows.advance(flow, State.PHONE_VERIFIED)
             return _step2(request, {}, {}, BY_FACE)
     return await _face_step(request, rt, "new_phone", data, errors)

@@ -4,6 +4,7 @@ withdrawing the consent."""
 from __future__ import annotations
 
 from webapp import audit
+from webapp.accounts.outcomes import Level4Offer
 from webapp.accounts.tables import Account
 from webapp.face.check import FaceCheck
 from webapp.faceflows.service import TEMPLATE_CONTEXT, pack_template
@@ -22,7 +23,7 @@ async def raise_to_level_4(rt: Runtime, account_id: int, check: FaceCheck, origi
         {
             Account.level: 4,
             Account.face_template: rt.keyring.encrypt(pack_template(check.embedding), TEMPLATE_CONTEXT),
-            Account.level4_offer: "done",
+            Account.level4_offer: Level4Offer.DONE,
             Account.updated_at: now,
         }
     ).where(Account.id == account_id)

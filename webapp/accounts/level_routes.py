@@ -10,6 +10,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from webapp.accounts.auth import AccountDep, renew_session, signed_in_router
 from webapp.accounts.level import raise_to_level_4, withdraw_consent
+from webapp.accounts.outcomes import Level4Offer
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view, section_nav
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
@@ -86,7 +87,7 @@ async def withdraw(
 @post("/level/offer/dismiss")
 async def dismiss_offer(request: HTMXRequest, account: AccountDep) -> Response[Any]:
     """暂不: the first-login guide stops appearing."""
-    await Account.update({Account.level4_offer: "dismissed"}).where(Account.id == account["id"])
+    await Account.update({Account.level4_offer: Level4Offer.DISMISSED}).where(Account.id == account["id"])
     return redirect(request, "/account")
 
 

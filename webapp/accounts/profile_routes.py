@@ -11,9 +11,10 @@ from litestar.plugins.htmx import HTMXRequest
 from webapp.accounts import flows, forms
 from webapp.accounts.auth import AccountDep, device_of, session_token, signed_in_router
 from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.outcomes import Refusal
 from webapp.accounts.registration import move_to_new_phone, send_code_to_new_phone
-from webapp.accounts.service import LoginOutcome, change_password, password_attempt
-from webapp.accounts.views import login_error
+from webapp.accounts.service import change_password, password_attempt
+from webapp.accounts.views import code_sent, login_error
 from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.codes import Purpose, next_send_at
@@ -80,7 +81,7 @@ async def phone_password(
         "change_phone",
         device_cookie=device_of(rt, request),
     )
-    if result.outcome is not LoginOutcome.OK:
+    if not result.ok:
         return await _phone_page(request, rt, 1, {}, login_error(result, rt.clock.now()))
     _flow, cookie = await flows.start_flow(rt, FlowKind.CHANGE_PHONE, State.PASSWORD_OK, account["id"])
     return await _phone_page(request, rt, 2, {}, {}, cookies=[cookie])
@@ -106,7 +107,8 @@ async def phone_sms(
     notice = ""
     phone = forms.read_phone(data, errors)
     if phone:
-        errors, notice = await send_code_to_new_phone(rt, phone, Purpose.CHANGE_PHONE, origin)
+        sent = await send_code_to_new_phone(rt, phone, Purpose.CHANGE_PHONE, origin)
+        errors, notice = code_sent(sent, phone, rt.clock.now())
     return await _phone_page(request, rt, 2, data, errors, SMS_GROUP, notice)
 
 
@@ -121,11 +123,10 @@ async def phone_submit(
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
     if not errors and phone and code:
-        errors, old_phone = await move_to_new_phone(
-            rt, account["id"], phone, code, Purpose.CHANGE_PHONE, origin
-        )
-        if old_phone is not None:
-            await _notify_old_phone(rt, old_phone, phone)
+        moved = await move_to_new_phone(rt, account["id"], phone, code, Purpose.CHANGE_PHONE, origin)
+        errors = moved.errors()
+        if moved.value is not None:
+            await _notify_old_phone(rt, moved.value, phone)
             done = await flows.finish(rt, flow)
             return redirect(request, "/account?done=phone", cookies=[done])
     return await _phone_page(request, rt, 2, data, errors)
@@ -154,15 +155,15 @@ async def password_submit(
         errors["old_password"] = N_("请输入旧密码")
     new = forms.read_new_password(data, errors, account["username"])
     if not errors and new:
-        result, problem = await change_password(
+        changed = await change_password(
             rt, account["id"], old, new, origin, session_token(rt, request), device_of(rt, request)
         )
-        if result.outcome is not LoginOutcome.OK:
-            errors["old_password"] = login_error(result, rt.clock.now())["password"]
-        elif problem:
-            errors["password"] = problem
-        else:
+        if changed.ok:
             return redirect(request, "/account?done=password")
+        if changed.refusal is Refusal.SAME_PASSWORD:
+            errors.update(changed.errors())
+        else:  # the old password, refused as a login would be
+            errors["old_password"] = login_error(changed, rt.clock.now())["password"]
     return render(
         request, "change_password.html", "partials/change_password_form.html", errors=forms.translated(errors)
     )

@@ -27,7 +27,7 @@ from webapp.faceflows import service as face
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
 from webapp.i18n import N_, _
 from webapp.runtime import Runtime
-from webapp.sms.codes import CHECK_MESSAGES, SENT_IF_MATCHING, next_send_at, send_outcome
+from webapp.sms.codes import SENT_IF_MATCHING, next_send_at, send_outcome
 from webapp.sms.group import SmsGroup
 from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
 
@@ -146,11 +146,11 @@ async def recover_code(request: HTMXRequest, data: Form, rt: RuntimeDep, origin:
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
     if not errors and name and id_number and phone and code:
-        account, check = await check_recovery_code(rt, name, id_number, phone, code, origin)
-        if account is not None:
-            _flow, cookie = await flows.start_flow(rt, FlowKind.RECOVER, State.VERIFIED, account["id"])
-            return await _reset_step(request, rt, account["id"], cookies=[cookie])
-        errors["code"] = CHECK_MESSAGES[check]
+        checked = await check_recovery_code(rt, name, id_number, phone, code, origin)
+        if checked.value is not None:
+            _flow, cookie = await flows.start_flow(rt, FlowKind.RECOVER, State.VERIFIED, checked.value)
+            return await _reset_step(request, rt, checked.value, cookies=[cookie])
+        errors.update(checked.errors())
     return await _sms_step(request, rt, data, errors)
 
 

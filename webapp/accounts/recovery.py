@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from webapp import audit
 from webapp.accounts import guard, sessions
+from webapp.accounts.outcomes import AccountState, Outcome, code_refusal
 from webapp.accounts.passwords import hash_password
 from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
@@ -15,7 +16,7 @@ from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_c
 
 
 async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> dict | None:
-    return await find_by_name_and_id(rt, name, id_number, "active")
+    return await find_by_name_and_id(rt, name, id_number, AccountState.ACTIVE)
 
 
 async def _phone_matches(rt: Runtime, account: dict | None, phone: str) -> bool:
@@ -42,14 +43,18 @@ async def send_recovery_code(
 
 async def check_recovery_code(
     rt: Runtime, name: str, id_number: str, phone: str, code: str, origin: audit.Origin
-) -> tuple[dict | None, CodeCheck]:
+) -> Outcome[int]:
+    """The account whose phone on record the code proves; a code that matched a shadow (never sent)
+    reads as a wrong one."""
     shadow_of = await sms_shadow(rt, name, id_number, phone)
     check = await verify_code(rt, phone, Purpose.RESET_PASSWORD, code, origin, shadow_of)
-    if check is CodeCheck.OK and shadow_of is None:
-        account = await find_for_recovery(rt, name, id_number)
-        await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="sms")
-        return account, check
-    return None, check
+    account = (
+        await find_for_recovery(rt, name, id_number) if check is CodeCheck.OK and not shadow_of else None
+    )
+    if account is None:
+        return code_refusal(CodeCheck.WRONG if check is CodeCheck.OK else check)
+    await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="sms")
+    return Outcome(value=account["id"])
 
 
 async def reset_password(rt: Runtime, account_id: int, password: str, origin: audit.Origin) -> None:

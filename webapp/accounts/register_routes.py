@@ -12,20 +12,20 @@ from webapp import limits
 from webapp.accounts import flows, forms, sessions
 from webapp.accounts.auth import session_cookie
 from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.outcomes import MESSAGES, Refusal
 from webapp.accounts.registration import (
-    ALREADY_REGISTERED,
-    PHONE_TAKEN,
     Registration,
     is_registered,
     lookup_limit,
-    phone_in_use,
     register,
+    send_code_to_new_phone,
 )
+from webapp.accounts.views import code_sent
 from webapp.clock import clock_time
 from webapp.i18n import _
 from webapp.identity.rules import ValidityPeriod
 from webapp.runtime import Runtime
-from webapp.sms.codes import CHECK_MESSAGES, CodeCheck, Purpose, next_send_at, send_code, send_outcome
+from webapp.sms.codes import Purpose, next_send_at
 from webapp.sms.group import PARTIAL as SMS_GROUP
 from webapp.sms.group import SmsGroup
 from webapp.web import Form, OriginDep, RuntimeDep, came_from, redirect, render
@@ -63,7 +63,8 @@ async def _page(
         partial,
         form=values,
         errors=forms.translated(errors),
-        already_registered=errors.get("id_number") == ALREADY_REGISTERED,  # with 去登录 and 忘记密码
+        already_registered=errors.get("id_number")
+        == MESSAGES[Refusal.ALREADY_REGISTERED],  # 去登录, 忘记密码
         periods=[(p.value, _(p.label)) for p in ValidityPeriod],
         valid_to=validity.valid_to,
         long_term=validity.period is ValidityPeriod.LONG_TERM,
@@ -97,11 +98,12 @@ async def register_submit(
     form = _read_registration(data, rt.clock.today(), errors)
     flow = await flows.load_in(rt, request, FlowKind.REGISTER, State.CODE_SENT)
     if form is not None and (flow is None or flow.data.get("phone") != _phone_key(rt, form.phone)):
-        errors["code"] = CHECK_MESSAGES[CodeCheck.MISSING]  # no code was asked for in this browser
+        errors["code"] = MESSAGES[Refusal.CODE_MISSING]  # no code was asked for in this browser
     elif form is not None and flow is not None:
-        account_id, errors = await register(rt, form, origin)
-        if account_id is not None:
-            token = await sessions.start_session(rt, account_id, origin)
+        registered = await register(rt, form, origin)
+        errors = registered.errors()
+        if registered.value is not None:
+            token = await sessions.start_session(rt, registered.value, origin)
             cookies = [session_cookie(rt, token), await flows.finish(rt, flow)]
             return redirect(request, "/account?done=registered", cookies=cookies)
     return await _page(request, rt, data, errors, SMS.step_partial)
@@ -116,16 +118,12 @@ async def register_sms(request: HTMXRequest, data: Form, rt: RuntimeDep, origin:
     cookies = []
     phone = forms.read_phone(data, errors)
     if phone:
-        if await phone_in_use(rt, phone):
-            errors["phone"] = PHONE_TAKEN
-        else:
-            result = await send_code(rt, phone, Purpose.REGISTER, origin)
-            refusal, notice = send_outcome(result, phone, rt.clock.now())
-            errors.update(refusal)
-            if result.sent:
-                key = _phone_key(rt, phone)
-                _flow, cookie = await flows.start_flow(rt, FlowKind.REGISTER, State.CODE_SENT, phone=key)
-                cookies.append(cookie)
+        sent = await send_code_to_new_phone(rt, phone, Purpose.REGISTER, origin)
+        errors, notice = code_sent(sent, phone, rt.clock.now())
+        if sent.value is not None and sent.value.sent:
+            key = _phone_key(rt, phone)
+            _flow, cookie = await flows.start_flow(rt, FlowKind.REGISTER, State.CODE_SENT, phone=key)
+            cookies.append(cookie)
     return await _page(request, rt, data, errors, SMS_GROUP, notice, cookies=cookies)
 
 
@@ -144,7 +142,7 @@ async def register_check(
         if not decision.allowed and decision.retry_at is not None:
             errors["id_number"] = _("查询过于频繁，请于{time}后再试", time=clock_time(decision.retry_at, now))
         elif await is_registered(rt, name, id_number):
-            errors["id_number"] = ALREADY_REGISTERED
+            errors["id_number"] = MESSAGES[Refusal.ALREADY_REGISTERED]
     errors.pop("name", None)
     return await _page(request, rt, data, errors, "partials/id_check.html")
 

@@ -7,19 +7,12 @@ from dataclasses import dataclass
 from datetime import date
 
 from webapp import audit, limits
+from webapp.accounts.outcomes import Outcome, Refusal, code_refusal
 from webapp.accounts.service import AccountExists, NewAccount, change_phone, create_account
 from webapp.accounts.tables import Account
-from webapp.i18n import N_
 from webapp.identity.authority import AuthorityUnavailable
 from webapp.runtime import Runtime
-from webapp.sms.codes import CHECK_MESSAGES, CodeCheck, Purpose, send_code, send_outcome, verify_code
-
-ALREADY_REGISTERED = N_("账号已注册，请直接登录")
-PHONE_TAKEN = N_("该手机号已被其他账号使用")
-NOT_VERIFIED = N_(
-    "身份信息核验未通过，请核对姓名、身份证号和有效期。最近换领或申请的身份证有可能核验不过，请稍后再试。"
-)
-AUTHORITY_DOWN = N_("身份核验服务暂时不可用，请稍后再试")
+from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
 
 
 @dataclass(frozen=True)
@@ -51,56 +44,51 @@ async def phone_in_use(rt: Runtime, phone: str) -> bool:
 
 async def send_code_to_new_phone(
     rt: Runtime, phone: str, purpose: Purpose, origin: audit.Origin
-) -> tuple[dict[str, str], str]:
-    """获取验证码 for a number about to be bound to an existing account: ({field: refusal}, notice)."""
+) -> Outcome[SendResult]:
+    """获取验证码 for a number about to be registered or bound to an account: never to a number in use."""
     if await phone_in_use(rt, phone):
-        return {"phone": PHONE_TAKEN}, ""
-    return send_outcome(await send_code(rt, phone, purpose, origin), phone, rt.clock.now())
+        return Outcome(Refusal.PHONE_TAKEN)
+    return Outcome(value=await send_code(rt, phone, purpose, origin))
 
 
 async def move_to_new_phone(
     rt: Runtime, account_id: int, phone: str, code: str, purpose: Purpose, origin: audit.Origin
-) -> tuple[dict[str, str], str | None]:
-    """The code proves the new number, which replaces the one on record: ({field: refusal}, old number)."""
+) -> Outcome[str]:
+    """The code proves the new number, which replaces the one on record; yields the old number."""
     check = await verify_code(rt, phone, purpose, code, origin)
     if check is not CodeCheck.OK:
-        return {"code": CHECK_MESSAGES[check]}, None
+        return code_refusal(check)
     try:
-        return {}, await change_phone(rt, account_id, phone, origin)
+        return Outcome(value=await change_phone(rt, account_id, phone, origin))
     except AccountExists:
-        return {"phone": PHONE_TAKEN}, None
+        return Outcome(Refusal.PHONE_TAKEN)
 
 
-async def register(
-    rt: Runtime, form: Registration, origin: audit.Origin
-) -> tuple[int | None, dict[str, str]]:
-    """(account id, {}) on success, else (None, {field: message}). The SMS code is spent last, so a
-    refusal for another reason does not cost the person a new code."""
+async def register(rt: Runtime, form: Registration, origin: audit.Origin) -> Outcome[int]:
+    """The new account's id, or why not. The SMS code is spent last, so a refusal for another reason
+    does not cost the person a new code."""
     now = rt.clock.now()
     throttle = await limits.take([lookup_limit(rt, origin.ip)], now)
     if not throttle.allowed:
-        return None, {"form": N_("操作过于频繁，请稍后再试")}
+        return Outcome(Refusal.BUSY)
     try:
         verdict = await rt.authority.verify_elements(
             form.name, form.id_number, form.valid_from, form.valid_to
         )
     except AuthorityUnavailable:
-        return None, {"form": AUTHORITY_DOWN}
+        return Outcome(Refusal.AUTHORITY_DOWN)
     if not verdict.match:
         await audit.record("registration_refused", now, origin, reason=f"authority:{verdict.reason}")
-        return None, {"form": NOT_VERIFIED}
+        return Outcome(Refusal.NOT_VERIFIED)
     if await Account.exists().where(Account.id_index.is_in(rt.id_indexes(form.id_number))):
-        return None, {"id_number": ALREADY_REGISTERED}
+        return Outcome(Refusal.ALREADY_REGISTERED)
     if await phone_in_use(rt, form.phone):
-        return None, {"phone": PHONE_TAKEN}
+        return Outcome(Refusal.PHONE_TAKEN)
     check = await verify_code(rt, form.phone, Purpose.REGISTER, form.code, origin)
     if check is not CodeCheck.OK:
-        return None, {"code": CHECK_MESSAGES[check]}
+        return code_refusal(check)
     new = NewAccount(form.name, form.id_number, form.valid_from, form.valid_to, form.phone, form.password)
     try:
-        account_id = await create_account(rt, new, origin)
+        return Outcome(value=await create_account(rt, new, origin))
     except AccountExists as exists:
-        return None, {"id_number": ALREADY_REGISTERED} if exists.field == "id_number" else {
-            "phone": PHONE_TAKEN
-        }
-    return account_id, {}
+        return Outcome(Refusal.ALREADY_REGISTERED if exists.field == "id_number" else Refusal.PHONE_TAKEN)

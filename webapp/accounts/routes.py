@@ -22,7 +22,8 @@ from webapp.accounts.auth import (
     signed_in_router,
 )
 from webapp.accounts.flows import FlowKind, State
-from webapp.accounts.service import LoginOutcome, find_by_identifier, login
+from webapp.accounts.outcomes import AccountState, Level4Offer, Refusal
+from webapp.accounts.service import find_by_identifier, login
 from webapp.accounts.views import account_view, login_error, section_nav
 from webapp.faceflows import service as face
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
@@ -63,13 +64,13 @@ async def login_submit(request: HTMXRequest, data: Form, rt: RuntimeDep, origin:
         errors["password"] = _("请输入密码")
     if not errors:
         result = await login(rt, identifier, password, origin, device_of(rt, request))
-        if result.outcome is LoginOutcome.OK and result.account_id is not None:
+        if result.value is not None:
             cookies = [
-                await renew_session(rt, request, result.account_id, origin),
-                device_cookie(rt, result.account_id),
+                await renew_session(rt, request, result.value, origin),
+                device_cookie(rt, result.value),
             ]
             return redirect(request, target, cookies=cookies)
-        if result.outcome is LoginOutcome.UNACTIVATED:
+        if result.refusal is Refusal.UNACTIVATED:
             return redirect(request, "/activate")
         errors.update(login_error(result, rt.clock.now()))
     status = 429 if "throttled" in errors else 200
@@ -121,7 +122,9 @@ async def face_login_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) 
             errors={"identifier": _("请输入手机号或身份证号")},
         )
     account = await find_by_identifier(rt, identifier)
-    usable = account if account and account["level"] >= 4 and account["state"] == "active" else None
+    usable = (
+        account if account and account["level"] >= 4 and account["state"] == AccountState.ACTIVE else None
+    )
     _flow, cookie = await flows.start_flow(
         rt,
         FlowKind.FACE_LOGIN,
@@ -171,7 +174,7 @@ async def account_page(
 ) -> Response[Any]:
     notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
     offer = (
-        account["level"] < 4 and account["level4_offer"] == "pending"
+        account["level"] < 4 and account["level4_offer"] == Level4Offer.PENDING
     )  # 首次登录引导, until taken or dismissed
     return render(
         request,

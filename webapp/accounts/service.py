@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 from webapp import audit, limits
 from webapp.accounts import guard
+from webapp.accounts.outcomes import AccountState, Outcome, Refusal
 from webapp.accounts.passwords import hash_password, verify_password
 from webapp.accounts.tables import Account
 from webapp.db import write_transaction
@@ -52,7 +52,7 @@ async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> 
                 phone_index=phone_index,
                 phone=k.encrypt(new.phone, "account.phone"),
                 password_hash=password_hash,
-                state="active" if new.password else "unactivated",
+                state=AccountState.ACTIVE if new.password else AccountState.UNACTIVATED,
                 level=3,
                 valid_from=new.valid_from,
                 valid_to=new.valid_to,
@@ -67,7 +67,7 @@ async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> 
             now,
             origin,
             account_id,
-            state="active" if new.password else "unactivated",
+            state=AccountState.ACTIVE if new.password else AccountState.UNACTIVATED,
         )
     return account_id
 
@@ -94,20 +94,7 @@ async def find_by_name_and_id(rt: Runtime, name: str, id_number: str, state: str
     return row if rt.keyring.decrypt_text(row["name"], "account.name") == name else None
 
 
-class LoginOutcome(StrEnum):
-    OK = "ok"
-    WRONG = "wrong"
-    LOCKED = "locked"
-    UNACTIVATED = "unactivated"
-    DISABLED = "disabled"
-    THROTTLED = "throttled"
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    outcome: LoginOutcome
-    account_id: int | None = None
-    until: datetime | None = None
+LoginResult = Outcome[int]  # the account signed in (or whose password was confirmed), or why not
 
 
 def login_ip_limit(rt: Runtime, ip: str) -> limits.Limit:
@@ -120,7 +107,7 @@ async def login(
     now = rt.clock.now()
     throttle = await limits.take([login_ip_limit(rt, origin.ip)], now)
     if not throttle.allowed:
-        return LoginResult(LoginOutcome.THROTTLED, until=throttle.retry_at)
+        return LoginResult(Refusal.THROTTLED, until=throttle.retry_at)
     account = await find_by_identifier(rt, identifier)
     return await password_attempt(
         rt, account, password, origin, "login", device_cookie=device_cookie, identifier=identifier
@@ -170,20 +157,20 @@ async def password_attempt(
     if account is None or not matches:
         reason = "password" if account else "unknown_account"
         await audit.record("login_failed", now, origin, account_id, reason=reason, purpose=purpose)
-        return LoginResult(LoginOutcome.WRONG, account_id)
-    if account["state"] == "disabled":
+        return LoginResult(Refusal.WRONG_PASSWORD)
+    if account["state"] == AccountState.DISABLED:
         await audit.record("login_failed", now, origin, account_id, reason="disabled")
-        return LoginResult(LoginOutcome.DISABLED, account_id)
-    if account["state"] == "unactivated":
+        return LoginResult(Refusal.DISABLED)
+    if account["state"] == AccountState.UNACTIVATED:
         await audit.record("activation_required", now, origin, account_id)
-        return LoginResult(LoginOutcome.UNACTIVATED, account_id)
+        return LoginResult(Refusal.UNACTIVATED)
     if needs_rehash:
         await Account.update({Account.password_hash: await hash_password(password)}).where(
             Account.id == account_id
         )
     event = "login_ok" if purpose == "login" else "password_confirmed"
     await audit.record(event, now, origin, account_id, purpose=purpose)
-    return LoginResult(LoginOutcome.OK, account_id)
+    return LoginResult(value=account_id)
 
 
 async def _locked(
@@ -194,7 +181,7 @@ async def _locked(
         await audit.record("account_locked", now, origin, account_id, until=until, purpose=purpose)
     else:
         await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
-    return LoginResult(LoginOutcome.LOCKED, account_id, until=verdict.locked_until)
+    return LoginResult(Refusal.LOCKED, until=verdict.locked_until)
 
 
 async def change_password(
@@ -205,23 +192,23 @@ async def change_password(
     origin: audit.Origin,
     keep_token: str | None,
     device_cookie: str | None = None,
-) -> tuple[LoginResult, str | None]:
-    """(result of the old-password check, error for the new password). The other sessions end."""
+) -> Outcome[None]:
+    """The old password checked as at login (its refusal, and when a lock lifts), then the new one set;
+    the other sessions end."""
     from webapp.accounts import sessions
-    from webapp.i18n import N_
 
     account = await Account.select().where(Account.id == account_id).first()
     result = await password_attempt(rt, account, old, origin, "change_password", device_cookie=device_cookie)
-    if result.outcome is not LoginOutcome.OK:
-        return result, None
+    if not result.ok:
+        return Outcome(result.refusal, until=result.until)
     if new == old:
-        return result, N_("新密码不能与旧密码相同")
+        return Outcome(Refusal.SAME_PASSWORD)
     await Account.update(
         {Account.password_hash: await hash_password(new), Account.updated_at: rt.clock.now()}
     ).where(Account.id == account_id)
     await sessions.end_all_sessions(rt, account_id, keep_token=keep_token)
     await audit.record("password_changed", rt.clock.now(), origin, account_id)
-    return result, None
+    return Outcome()
 
 
 async def change_phone(rt: Runtime, account_id: int, new_phone: str, origin: audit.Origin) -> str:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from typing import Any
 
-from webapp.accounts.service import LoginOutcome, LoginResult
+from webapp.accounts.outcomes import Outcome, Refusal
 from webapp.clock import clock_time
 from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
+from webapp.sms.codes import SENT, SendResult, send_outcome
 from webapp.sms.phone import mask_phone
 
 
@@ -52,17 +54,17 @@ def section_nav(rt: Runtime, row: dict, section: str) -> dict:
     }
 
 
-def login_error(result: LoginResult, now: datetime) -> dict[str, str]:
+def login_error(result: Outcome[Any], now: datetime) -> dict[str, str]:
     """Why a password was not accepted, under the field it belongs to (``throttled``: answer 429)."""
-    if result.outcome is LoginOutcome.LOCKED and result.until is not None:
+    if result.refusal is Refusal.LOCKED and result.until is not None:
         return {
             "password": _(
                 "密码错误次数过多，账号已锁定，请于{time}后再试", time=clock_time(result.until, now)
             )
         }
-    if result.outcome is LoginOutcome.DISABLED:
+    if result.refusal is Refusal.DISABLED:
         return {"identifier": _("账号已被停用，请联系客服")}
-    if result.outcome is LoginOutcome.THROTTLED:
+    if result.refusal is Refusal.THROTTLED:
         seconds = max(1, math.ceil((result.until - now).total_seconds())) if result.until else 60
         if seconds > 60 and result.until is not None:
             wait = _("操作过于频繁，请于{time}后再试", time=clock_time(result.until, now))
@@ -70,3 +72,12 @@ def login_error(result: LoginResult, now: datetime) -> dict[str, str]:
             wait = ngettext("操作过于频繁，请{n}秒后再试", "操作过于频繁，请{n}秒后再试", seconds)
         return {"password": wait, "throttled": "1"}
     return {"password": _("账号或密码错误")}
+
+
+def code_sent(
+    sent: Outcome[SendResult], phone: str, now: datetime, notice: str = SENT
+) -> tuple[dict[str, str], str]:
+    """What 获取验证码 shows: the refusal under its field, or the code's answer (sent, or the wait)."""
+    if sent.value is None:
+        return sent.errors(), ""
+    return send_outcome(sent.value, phone, now, notice)
