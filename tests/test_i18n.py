@@ -66,7 +66,7 @@ def test_extraction_finds_python_markers_and_template_calls_with_keyword_argumen
     assert len(extracted) > 250
     for msgid in (
         "工商注册身份验证",  # templates
-        "第{n}步，共2步",  # template call with a keyword argument
+        "工商登记注册已于{date}到期，请重新选择",  # template call with a keyword argument
         "三级实名",  # N_() in webapp/i18n.py
         "账号或密码错误",  # _() in Python
         "未检测到人脸",  # N_() in webapp/face

@@ -6,6 +6,7 @@ from another route module."""
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
@@ -21,7 +22,7 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.audit import Origin
-from webapp.i18n import current_locale, negotiate
+from webapp.i18n import _, current_locale, negotiate
 from webapp.runtime import Runtime
 
 CSP = "; ".join(
@@ -108,6 +109,20 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
 def origin_of(request: ASGIConnection[Any, Any, Any, Any]) -> Origin:
     return Origin(ip=client_ip(request), user_agent=request.headers.get("user-agent", "")[:300])
+
+
+@dataclass(frozen=True)
+class Steps:
+    """The steps of a multi-step screen in order, each a name or a tuple of names that count as one
+    step: the header's 第n步，共m步 is drawn from here, never counted in a template."""
+
+    order: tuple[str | int | tuple[str | int, ...], ...]
+
+    def progress(self, step: str | int) -> str:
+        for number, names in enumerate(self.order, start=1):
+            if step == names or (isinstance(names, tuple) and step in names):
+                return _("第{n}步，共{total}步", n=number, total=len(self.order))
+        raise ValueError(f"no step {step!r} in {self.order}")
 
 
 def wants_partial(request: Request) -> bool:

@@ -45,12 +45,14 @@ from webapp.sms.codes import (
     send_outcome,
 )
 from webapp.sms.group import SmsGroup
-from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
+from webapp.web import Form, OriginDep, RuntimeDep, Steps, redirect, render
 
 BY_FACE = "face"  # the flow's ``via`` when the face stood in for the phone on record
 FACE_EXPIRED = N_("操作已过期，请重新核验身份")
 PHONE_EXPIRED = N_("操作已过期，请重新验证手机号")
 STEP = "partials/activate_step.html"
+BY_PHONE_STEPS = Steps((1, 2))
+BY_FACE_STEPS = Steps((("identify", "scan"), "new_phone", 2))
 SMS_BY_PHONE = SmsGroup(
     "/activate/sms", "activate-form", STEP, "#activate", outside=("id_number",),
     code_label=N_("手机验证码"), sms_label=N_("发送验证码"),
@@ -94,6 +96,7 @@ async def _phone_step(
         "activate.html",
         partial,
         step=step,
+        progress=(BY_FACE_STEPS if via else BY_PHONE_STEPS).progress(step),
         via=via,
         form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
         errors=forms.translated(errors),
@@ -116,6 +119,7 @@ def _step2(
         "activate.html",
         "partials/activate_step.html",
         step=2,
+        progress=(BY_FACE_STEPS if via else BY_PHONE_STEPS).progress(2),
         via=via,
         reset=reset,
         form={"username": forms.text(data, "username", 20)},

@@ -21,7 +21,7 @@ from webapp.sms.codes import Purpose, next_send_at
 from webapp.sms.group import PARTIAL as SMS_GROUP
 from webapp.sms.group import SmsGroup
 from webapp.sms.phone import mask_phone
-from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
+from webapp.web import Form, OriginDep, RuntimeDep, Steps, redirect, render
 
 PHONE_CHANGED_NOTICE = N_(
     "【工商注册身份验证】您账号绑定的手机号已变更为{phone}。如非本人操作，请立即修改密码并联系客服。"
@@ -29,6 +29,7 @@ PHONE_CHANGED_NOTICE = N_(
 
 
 STEP = "partials/change_phone_step.html"
+STEPS = Steps((1, 2))  # the password again, then the new phone
 SMS = SmsGroup(
     "/account/phone/sms",
     "phone-form",
@@ -55,6 +56,7 @@ async def _phone_page(
         "change_phone.html",
         partial,
         step=step,
+        progress=STEPS.progress(step),
         form={"phone": forms.text(data, "phone"), "code": forms.text(data, "code")},
         errors=forms.translated(errors),
         **SMS.context(await next_send_at(rt, phone) if phone and step == 2 else None, notice),
@@ -142,7 +144,7 @@ async def _notify_old_phone(rt: Runtime, old_phone: str, new_phone: str) -> None
 
 @get("/account/password")
 async def password_page(request: HTMXRequest) -> Response[Any]:
-    return render(request, "change_password.html", "partials/change_password_form.html", errors={})
+    return render(request, "change_password.html", "partials/change_password_step.html", errors={})
 
 
 @post("/account/password")
@@ -165,7 +167,7 @@ async def password_submit(
         else:  # the old password, refused as a login would be
             errors["old_password"] = login_error(changed, rt.clock.now())["password"]
     return render(
-        request, "change_password.html", "partials/change_password_form.html", errors=forms.translated(errors)
+        request, "change_password.html", "partials/change_password_step.html", errors=forms.translated(errors)
     )
 
 

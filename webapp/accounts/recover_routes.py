@@ -29,9 +29,10 @@ from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.codes import SENT_IF_MATCHING, next_send_at, send_outcome
 from webapp.sms.group import SmsGroup
-from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
+from webapp.web import Form, OriginDep, RuntimeDep, Steps, redirect, render
 
 STEP = "partials/recover_step.html"
+STEPS = Steps((("identify", "scan", "sms"), "reset"))  # who you are (by face or by SMS), a new password
 EXPIRED = N_("操作已过期，请重新核验身份")
 SMS = SmsGroup(
     "/recover/sms",
@@ -59,6 +60,7 @@ def _page(
         partial,
         retarget=retarget,
         step=step,
+        progress=STEPS.progress(step),
         form={name: forms.text(data, name) for name in ("name", "id_number", "phone", "code")},
         errors=forms.translated(errors or {}),
         **extra,
@@ -168,6 +170,7 @@ async def _reset_step(
         "recover.html",
         STEP,
         step="reset",
+        progress=STEPS.progress("reset"),
         masked=masked,
         form={},
         errors=forms.translated(errors or {}),

@@ -31,7 +31,7 @@ from webapp.sms.group import SmsGroup
 from webapp.web import Form, OriginDep, RuntimeDep, came_from, redirect, render
 
 KEPT_FIELDS = ("name", "id_number", "valid_from", "period", "phone", "code")
-SMS = SmsGroup("/register/sms", "register-form", "partials/register_form.html", "#register")
+SMS = SmsGroup("/register/sms", "register-form", "partials/register_step.html", "#register")
 
 
 def _phone_key(rt: Runtime, phone: str) -> str:

@@ -43,7 +43,7 @@ async def login_page(
     return render(
         request,
         "login.html",
-        "partials/login_form.html",
+        "partials/login_step.html",
         form={},
         errors={},
         next=safe_next(next, ""),
@@ -78,7 +78,7 @@ async def login_submit(request: HTMXRequest, data: Form, rt: RuntimeDep, origin:
     return render(
         request,
         "login.html",
-        "partials/login_form.html",
+        "partials/login_step.html",
         notice="",
         status_code=status,
         form={"identifier": identifier},

@@ -87,8 +87,8 @@ async def _page(
     )
     return render(
         request,
-        "business/index.html",
-        "business/panel.html",
+        "business.html",
+        "partials/business_step.html",
         status_code=status_code,
         cookies=cookies,
         level=account["level"],
@@ -223,8 +223,8 @@ async def filing_page(
         raise NotFoundException()
     return render(
         request,
-        "business/filing.html",
-        "business/filing_panel.html",
+        "filing.html",
+        "partials/filing_step.html",
         filing=detail,
         confirm_url=f"/business/filings/{quote(detail.reference)}/decide?decision=confirm",
         decline_url=f"/business/filings/{quote(detail.reference)}/decide?decision=decline",
