@@ -6,15 +6,21 @@ import argparse
 import asyncio
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 
 from webapp.settings import SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from webapp.runtime import Runtime
 
-def _with_runtime(work: Callable[..., Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+
+def _with_runtime(
+    work: Callable[[Runtime, argparse.Namespace], Coroutine[Any, Any, int]],
+) -> Callable[[argparse.Namespace], int]:
     """Run an async command with the database bound and a runtime built from the environment."""
 
     def run(args: argparse.Namespace) -> int:
@@ -65,7 +71,7 @@ async def run_migrations() -> int:
     return 0 if result.success else 1
 
 
-async def demo(rt, args: argparse.Namespace) -> int:
+async def demo(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.demo import seed_demo, use_demo_photo
 
     if args.photo and not rt.settings.dev:
@@ -82,7 +88,7 @@ async def demo(rt, args: argparse.Namespace) -> int:
     return 0
 
 
-async def authority_import(rt, args: argparse.Namespace) -> int:
+async def authority_import(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.identity.registry import import_citizens
 
     counts = await import_citizens(rt, Path(args.file), Path(args.photos) if args.photos else None)
@@ -90,7 +96,7 @@ async def authority_import(rt, args: argparse.Namespace) -> int:
     return 0
 
 
-async def accounts_import(rt, args: argparse.Namespace) -> int:
+async def accounts_import(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.accounts.importer import import_accounts
 
     counts = await import_accounts(rt, Path(args.file))
@@ -98,14 +104,14 @@ async def accounts_import(rt, args: argparse.Namespace) -> int:
     return 0
 
 
-async def purge(rt, args: argparse.Namespace) -> int:
+async def purge(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.retention import purge_expired
 
     print(await purge_expired(rt))
     return 0
 
 
-async def rekey(rt, args: argparse.Namespace) -> int:
+async def rekey(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.rekey import RekeyFailed, rekey
 
     if args.batch_size < 1:
@@ -188,8 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     from webapp.csvimport import ImportFailed
 
     args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
     try:
-        return args.handler(args)
+        return handler(args)
     except SettingsError as error:
         print(f"configuration error: {error}", file=sys.stderr)
     except ImportFailed as error:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class Clock(Protocol):
+    """What the services ask of a clock: :class:`SystemClock`, or the tests' frozen one."""
+
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
 
 
 class SystemClock:

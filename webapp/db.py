@@ -10,6 +10,8 @@ import os
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from types import TracebackType
+from typing import Any
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -62,8 +64,15 @@ class WriteGate:
 class GatedTransaction(SQLiteTransaction):
     """A write transaction (IMMEDIATE or EXCLUSIVE) that waits for its turn at the gate first."""
 
-    def __init__(self, engine: GatedSQLiteEngine, *args, **kwargs):
-        super().__init__(engine, *args, **kwargs)
+    engine: GatedSQLiteEngine
+
+    def __init__(
+        self,
+        engine: GatedSQLiteEngine,
+        transaction_type: TransactionType = TransactionType.deferred,
+        allow_nested: bool = True,
+    ):
+        super().__init__(engine, transaction_type=transaction_type, allow_nested=allow_nested)
         self._holds_turn = False
 
     async def __aenter__(self) -> SQLiteTransaction:
@@ -79,7 +88,12 @@ class GatedTransaction(SQLiteTransaction):
             self._leave_gate()
             raise
 
-    async def __aexit__(self, exception_type, exception, traceback) -> bool:
+    async def __aexit__(
+        self,
+        exception_type: type[BaseException] | None,
+        exception: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> bool:
         try:
             return await super().__aexit__(exception_type, exception, traceback)
         finally:
@@ -95,21 +109,25 @@ class GatedSQLiteEngine(SQLiteEngine):
     """SQLite whose writers in this process queue at one :class:`WriteGate`: write transactions, and
     single writing statements outside a transaction (audit rows, session inserts)."""
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self.write_gate = WriteGate(SQLITE_BUSY_TIMEOUT_SECONDS)
 
-    def transaction(self, transaction_type=TransactionType.deferred, allow_nested=True) -> SQLiteTransaction:
+    def transaction(
+        self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
+    ) -> SQLiteTransaction:
         return GatedTransaction(self, transaction_type=transaction_type, allow_nested=allow_nested)
 
-    async def run_querystring(self, querystring: QueryString, in_pool: bool = False):
+    async def run_querystring(  # Piccolo's own returns are untyped: Any
+        self, querystring: QueryString, in_pool: bool = False
+    ) -> Any:
         sql, _ = querystring.compile_string(engine_type=self.engine_type)
         if self.current_transaction.get() or _reads_only(sql):
             return await super().run_querystring(querystring, in_pool)
         async with self.write_gate.turn():
             return await super().run_querystring(querystring, in_pool)
 
-    async def run_ddl(self, ddl: str, in_pool: bool = False):
+    async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:  # Piccolo's own is untyped
         if self.current_transaction.get():
             return await super().run_ddl(ddl, in_pool)
         async with self.write_gate.turn():
@@ -120,7 +138,7 @@ def _reads_only(sql: str) -> bool:
     return sql.lstrip().upper().startswith(READ_ONLY_STATEMENTS)
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str) -> Engine[Any]:
     if database_url.startswith("sqlite:"):
         path = Path(database_url.removeprefix("sqlite:///"))
         return GatedSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
@@ -137,10 +155,10 @@ def _prepare_sqlite_file(path: Path) -> None:
         connection.execute("PRAGMA journal_mode=WAL")
 
 
-_bound: Engine | None = None
+_bound: Engine[Any] | None = None
 
 
-def bind(engine: Engine, tables: Sequence[type[Table]]) -> None:
+def bind(engine: Engine[Any], tables: Sequence[type[Table]]) -> None:
     """Point these tables (``webapp.piccolo_app.bind`` hands in all of them) at this engine."""
     global _bound
     if isinstance(engine, SQLiteEngine):
@@ -150,7 +168,7 @@ def bind(engine: Engine, tables: Sequence[type[Table]]) -> None:
         table._meta.db = engine
 
 
-def engine() -> Engine:
+def engine() -> Engine[Any]:
     """The bound engine; before any, the one ``WEBAPP_DATABASE_URL`` names (as Piccolo's own tools see)."""
     global _bound
     if _bound is None:

@@ -4,6 +4,8 @@ DB starts as ``webapp.db.engine()`` (``WEBAPP_DATABASE_URL``); :func:`bind` repl
 command starts, so Piccolo's migration runner uses the same engine as the tables.
 """
 
+from typing import Any
+
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 
@@ -15,7 +17,7 @@ DB = db.engine()
 APP_REGISTRY = AppRegistry(apps=["webapp.piccolo_app"])
 
 
-def bind(engine: Engine) -> None:
+def bind(engine: Engine[Any]) -> None:
     """Every table, and Piccolo's migration runner, on this engine."""
     global DB
     db.bind(engine, APP_CONFIG.table_classes)

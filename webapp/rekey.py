@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from piccolo.columns import Column
 from piccolo.table import Table
@@ -99,10 +100,11 @@ async def _rekey_batch(
     PostgreSQL: locked FOR UPDATE), so a change the service makes to a row meanwhile is never overwritten.
     """
     table = protected.table
+    pk = table._meta.primary_key  # ``id``, which ``type[Table]`` does not declare
     columns = (*protected.encrypted, *(index.column for index in protected.indexes))
     async with db.write_transaction():
         query = (
-            table.select(table.id, *columns).where(table.id > after_id).order_by(table.id).limit(batch_size)
+            table.select(pk, *columns).where(pk > after_id).order_by(pk).limit(batch_size)
         )
         if not db.is_sqlite():
             query = query.lock_rows()
@@ -111,15 +113,17 @@ async def _rekey_batch(
         for row in rows:
             changes = _changes(keyring, protected, row)
             if changes:
-                await table.update(changes).where(table.id == row["id"])
+                await table.update(changes).where(pk == row["id"])
                 rekeyed += 1
     return len(rows), rekeyed, rows[-1]["id"] if rows else after_id
 
 
-def _changes(keyring: Keyring, protected: ProtectedTable, row: dict) -> dict[Column, object]:
+def _changes(
+    keyring: Keyring, protected: ProtectedTable, row: dict[str, Any]
+) -> dict[Column | str, bytes | str]:
     """Ciphertexts under a retired key re-encrypted, and indexes that differ from the current key's."""
     tablename = protected.table._meta.tablename
-    changes: dict[Column, object] = {}
+    changes: dict[Column | str, bytes | str] = {}  # the keys Piccolo's update() takes
     plaintexts: dict[Column, bytes] = {}
     try:
         for column in protected.encrypted:

@@ -10,7 +10,7 @@ import math
 import os
 import secrets
 from dataclasses import dataclass, field, fields
-from ipaddress import ip_network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, get_type_hints
 
@@ -149,7 +149,7 @@ class Settings:
         return self.sms_channel or ("console" if self.dev else "smtp")
 
     @property
-    def trusted_proxy_networks(self) -> tuple:
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return tuple(
             ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()
         )

@@ -48,7 +48,7 @@ def asset_url(relative: str) -> str:
 
 
 @get("/static/{relative:path}", include_in_schema=False)
-async def static_file(relative: FromPath[str], v: FromQuery[str] = "") -> Response:
+async def static_file(relative: FromPath[str], v: FromQuery[str] = "") -> Response[bytes]:
     path = _resolve(relative)
     if path is None:
         raise NotFoundException()

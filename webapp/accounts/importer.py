@@ -30,7 +30,9 @@ async def import_accounts(rt: Runtime, csv_path: Path) -> dict[str, int]:
             "province": lambda v: v[:32],
         },
     )
-    problems, records, seen = [], [], {}
+    problems: list[RowProblem] = []
+    records: list[tuple[int, NewAccount]] = []
+    seen: dict[tuple[str, str], int] = {}  # (column, value): its first line
     for line, v in converted:
         for column in ("id_number", "phone"):
             if (column, v[column]) in seen:

@@ -1,9 +1,10 @@
-from piccolo.columns import Boolean, Bytea, Date, ForeignKey, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import Boolean, Bytea, Date, ForeignKey, Integer, Serial, Text, Timestamptz, Varchar
 from piccolo.columns.base import OnDelete
 from piccolo.table import Table
 
 
 class Account(Table, tablename="account"):
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     id_index = Varchar(length=64, unique=True)
     id_number = Bytea()
     name = Bytea()
@@ -27,6 +28,7 @@ class Account(Table, tablename="account"):
 
 
 class UserSession(Table, tablename="user_session"):
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     token_hash = Varchar(length=64, unique=True)
     account = ForeignKey(references=Account, on_delete=OnDelete.cascade)
     created_at = Timestamptz()
@@ -40,6 +42,7 @@ class Flow(Table, tablename="flow"):
     """A multi-step flow (webapp.accounts.flows): a keyed hash of the browser's token, its kind, state
     and expiry."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     token_hash = Varchar(length=64, unique=True)
     kind = Varchar(length=24)
     state = Varchar(length=24)

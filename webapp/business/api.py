@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -128,7 +129,9 @@ class ErrorOut(msgspec.Struct, omit_defaults=True):
     errors: list[ProblemOut] = msgspec.field(default_factory=list)
 
 
-def _error(status: int, error: str, message: str, problems: list[FieldProblem] = (), **headers) -> Response:
+def _error(
+    status: int, error: str, message: str, problems: Sequence[FieldProblem] = (), /, **headers: str
+) -> Response[Any]:  # Any: an error may answer any handler, whatever its body on success
     body = ErrorOut(
         error=error,
         message=message,
@@ -138,7 +141,7 @@ def _error(status: int, error: str, message: str, problems: list[FieldProblem] =
     return Response(body, status_code=status, headers=headers, media_type="application/json")
 
 
-def _invalid(problems: list[FieldProblem]) -> Response:
+def _invalid(problems: list[FieldProblem]) -> Response[Any]:
     translated = [FieldProblem(p.field, _(p.message)) for p in problems]
     return _error(400, "invalid_request", translated[0].message, translated)
 
@@ -176,7 +179,7 @@ UNAUTHORIZED_MESSAGES = {
 }
 
 
-async def require_api_key(connection: ASGIConnection, _handler: BaseRouteHandler) -> None:
+async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
     """Only the Authorization header counts; cookies are never read here."""
     rt = connection.app.state.runtime
     result = await authenticate(rt, connection.headers.get("authorization"))
@@ -201,7 +204,7 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _problem_from_validation(item: dict) -> FieldProblem:
+def _problem_from_validation(item: dict[str, Any]) -> FieldProblem:
     """Litestar/msgspec's decoding errors in our shape (field path + message)."""
     source, key, text = item.get("source", ""), str(item.get("key", "")), str(item.get("message", ""))
     path = "" if key == "data" and source == "body" else key
@@ -216,7 +219,7 @@ def _problem_from_validation(item: dict) -> FieldProblem:
     return FieldProblem(path, N_("格式不正确"))
 
 
-def api_error(request: Request, exc: Exception) -> Response:
+def api_error(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorOut]:
     if isinstance(exc, NotAuthorizedException):
         problem = exc.detail if exc.detail in UNAUTHORIZED_MESSAGES else "unknown"
         return _error(
@@ -301,7 +304,7 @@ class FilingController(Controller):
     )
     async def create(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         data: JSONBody[FilingIn],
         idempotency_key: Annotated[
             str | None,
@@ -318,7 +321,6 @@ class FilingController(Controller):
             problems.append(FieldProblem("Idempotency-Key", N_("缺少 Idempotency-Key 请求头")))
         elif not IDEMPOTENCY_KEY.fullmatch(idempotency_key):
             problems.append(FieldProblem("Idempotency-Key", N_("Idempotency-Key 应为1至128个可见ASCII字符")))
-        new = None
         try:
             new = validate_filing(
                 data.company_name,
@@ -327,7 +329,7 @@ class FilingController(Controller):
                 rt.clock.today(),
             )
         except FilingInvalid as invalid:
-            problems += invalid.problems
+            return _invalid(problems + invalid.problems)
         if problems:
             return _invalid(problems)
         key = request.state.api_key
@@ -343,6 +345,7 @@ class FilingController(Controller):
                 [FieldProblem("Idempotency-Key", _("该 Idempotency-Key 已用于另一份不同的申请"))],
             )
         filing = await system_filing_status(rt, key.system, reference)
+        assert filing is not None  # made, or made before, with this very key
         return Response(
             _filing_out(filing),
             status_code=201 if created else 200,
@@ -364,7 +367,7 @@ class FilingController(Controller):
             404: ResponseSpec(ErrorOut, description="no filing with this id in this key's system"),
         },
     )
-    async def read(self, request: Request, filing_id: FromPath[str]) -> Response[FilingOut]:
+    async def read(self, request: Request[Any, Any, Any], filing_id: FromPath[str]) -> Response[FilingOut]:
         key = request.state.api_key
         filing = await system_filing_status(request.app.state.runtime, key.system, filing_id)
         if filing is None:
@@ -383,7 +386,7 @@ class FilingController(Controller):
     )
     async def index(
         self,
-        request: Request,
+        request: Request[Any, Any, Any],
         changed_since: Annotated[
             str | None,
             QueryParameter(description="ISO 8601 with a time zone, e.g. 2026-03-02T09:00:00+08:00"),
@@ -420,7 +423,7 @@ class FilingController(Controller):
     include_in_schema=False,
     guards=[],
 )
-async def api_not_found(rest: FromPath[str]) -> Response:
+async def api_not_found(rest: FromPath[str]) -> Response[ErrorOut]:
     return _error(404, "not_found", _("未找到"))
 
 

@@ -14,6 +14,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from webapp import audit
 from webapp.business.tables import ApiKey
@@ -46,7 +47,7 @@ class ApiKeyInfo:
         return f"{SCHEME}_{self.prefix}_…"
 
 
-def _info(row: dict) -> ApiKeyInfo:
+def _info(row: dict[str, Any]) -> ApiKeyInfo:
     return ApiKeyInfo(
         row["id"],
         row["name"],

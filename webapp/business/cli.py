@@ -10,16 +10,23 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from webapp.clock import SHANGHAI
 
+if TYPE_CHECKING:
+    from webapp.runtime import Runtime
 
-def _when(moment) -> str:
+    Command = Callable[[Runtime, argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def _when(moment: datetime | None) -> str:
     return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M") if moment else "-"
 
 
-async def apikey_create(rt, args: argparse.Namespace) -> int:
+async def apikey_create(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.audit import Origin
     from webapp.business.apikeys import ApiKeyError, create_api_key
 
@@ -33,7 +40,7 @@ async def apikey_create(rt, args: argparse.Namespace) -> int:
     return 0
 
 
-async def apikey_list(rt, args: argparse.Namespace) -> int:
+async def apikey_list(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.business.apikeys import list_api_keys
 
     keys = await list_api_keys()
@@ -50,7 +57,7 @@ async def apikey_list(rt, args: argparse.Namespace) -> int:
     return 0
 
 
-async def apikey_revoke(rt, args: argparse.Namespace) -> int:
+async def apikey_revoke(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.audit import Origin
     from webapp.business.apikeys import ApiKeyError, revoke_api_key
 
@@ -63,7 +70,10 @@ async def apikey_revoke(rt, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_business_commands(commands, with_runtime: Callable) -> None:
+def add_business_commands(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    with_runtime: Callable[[Command], Callable[[argparse.Namespace], int]],
+) -> None:
     apikey = commands.add_parser("apikey", help="API keys of the registration system").add_subparsers(
         dest="action", required=True
     )

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
+from piccolo.columns.combination import Where
 from piccolo.query.functions.aggregate import Max
 
 from webapp import audit
@@ -209,8 +210,8 @@ async def create_filing(
     return reference, True
 
 
-async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[dict]]:
-    grouped: dict[int, list[dict]] = {i: [] for i in filing_ids}
+async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    grouped: dict[int, list[dict[str, Any]]] = {i: [] for i in filing_ids}
     if filing_ids:
         rows = (
             await FilingPerson.select().where(FilingPerson.filing.is_in(filing_ids)).order_by(FilingPerson.id)
@@ -220,7 +221,7 @@ async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[dict]]:
     return grouped
 
 
-def _person_status(rt: Runtime, row: dict) -> PersonStatus:
+def _person_status(rt: Runtime, row: dict[str, Any]) -> PersonStatus:
     k = rt.keyring
     return PersonStatus(
         name=mask_name(k.decrypt_text(row["name"], "filing_person.name")),
@@ -231,7 +232,7 @@ def _person_status(rt: Runtime, row: dict) -> PersonStatus:
     )
 
 
-def _filing_status(rt: Runtime, row: dict, persons: list[dict]) -> FilingStatus:
+def _filing_status(rt: Runtime, row: dict[str, Any], persons: list[dict[str, Any]]) -> FilingStatus:
     return FilingStatus(
         reference=row["reference"],
         company_name=row["company_name"],
@@ -244,7 +245,7 @@ def _filing_status(rt: Runtime, row: dict, persons: list[dict]) -> FilingStatus:
     )
 
 
-def _of_system(system: str):
+def _of_system(system: str) -> Where:
     """Filings made with a key of this registration system: never those made without a key (the demo
     seed), whatever the system is called."""
     return Filing.api_key.system == system
@@ -296,7 +297,7 @@ async def list_filing_statuses(
 # --- what a named person sees and decides -----------------------------------------------------------
 
 
-def business_refusal(account: dict | None, today: date) -> Refusal | None:
+def business_refusal(account: dict[str, Any] | None, today: date) -> Refusal | None:
     """Why this account may not take part in business registration today (None: it may)."""
     if account is None or account["state"] != "active":
         return Refusal.ACCOUNT_INACTIVE
@@ -309,11 +310,11 @@ def business_refusal(account: dict | None, today: date) -> Refusal | None:
     return None
 
 
-async def _account(account_id: int) -> dict | None:
+async def _account(account_id: int) -> dict[str, Any] | None:
     return await Account.select().where(Account.id == account_id).first()
 
 
-def _indexes_of(rt: Runtime, account: dict) -> list[str]:
+def _indexes_of(rt: Runtime, account: dict[str, Any]) -> list[str]:
     """The indexes a filing may name this account's ID number by: filings and accounts are rekeyed
     separately, so during a rotation either may still be under a retired key."""
     return rt.id_indexes(rt.keyring.decrypt_text(account["id_number"], "account.id_number"))
@@ -361,7 +362,7 @@ class FilingDetail(FilingSummary):
     persons: tuple[NamedPersonView, ...] = ()
 
 
-def _summary_fields(filing: dict, mine: dict) -> dict[str, Any]:
+def _summary_fields(filing: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
     return {
         "reference": filing["reference"],
         "company_name": filing["company_name"],
@@ -382,7 +383,7 @@ async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummar
     """The filings that name this account's ID number (the newest 200); none unless it may take part
     today. Those waiting for this person come first, then the newest."""
     account = await _account(account_id)
-    if business_refusal(account, rt.clock.today()) is not None:
+    if account is None or business_refusal(account, rt.clock.today()) is not None:
         return []
     mine = (
         await FilingPerson.select(FilingPerson.filing, FilingPerson.role, FilingPerson.status)
@@ -406,7 +407,7 @@ async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: st
     if not filing_ref or len(filing_ref) > MAX_REFERENCE_LENGTH:
         return None
     account = await _account(account_id)
-    if business_refusal(account, rt.clock.today()) is not None:
+    if account is None or business_refusal(account, rt.clock.today()) is not None:
         return None
     filing = await Filing.select().where(Filing.reference == filing_ref).first()
     if filing is None:
@@ -436,7 +437,7 @@ async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: st
     )
 
 
-def _same_name(rt: Runtime, person: dict, account: dict) -> bool:
+def _same_name(rt: Runtime, person: dict[str, Any], account: dict[str, Any]) -> bool:
     k = rt.keyring
     return k.decrypt_text(person["name"], "filing_person.name") == k.decrypt_text(
         account["name"], "account.name"
@@ -496,7 +497,7 @@ async def decide(
         refusal = business_refusal(account, rt.clock.today())
         filing = await Filing.select().where(Filing.reference == reference).first()
         mine = None
-        if refusal is None and filing is not None:
+        if refusal is None and account is not None and filing is not None:
             mine = (
                 await FilingPerson.select()
                 .where(
@@ -505,15 +506,16 @@ async def decide(
                 )
                 .first()
             )
-        if refusal is None and mine is None:
-            refusal = Refusal.NOT_NAMED
-        elif refusal is None and mine["status"] != "pending":
+        if account is None or filing is None or mine is None:  # mine is looked for only when not refused
+            refusal = refusal if refusal is not None else Refusal.NOT_NAMED
+            return await _refused(refusal, now, origin, account_id, reference)
+        if mine["status"] != "pending":
             refusal = Refusal.ALREADY_DECIDED
-        elif refusal is None and filing["status"] != "pending":
+        elif filing["status"] != "pending":
             refusal = Refusal.FILING_CLOSED
-        elif refusal is None and decision == "confirm" and not _same_name(rt, mine, account):
+        elif decision == "confirm" and not _same_name(rt, mine, account):
             refusal = Refusal.NAME_MISMATCH
-        elif refusal is None and not _face_matches(rt, face):
+        elif not _face_matches(rt, face):
             refusal = Refusal.FACE_NOT_MATCHED
         if refusal is not None:
             return await _refused(refusal, now, origin, account_id, reference)

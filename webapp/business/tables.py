@@ -6,6 +6,7 @@ from piccolo.columns import (
     DoublePrecision,
     ForeignKey,
     Integer,
+    Serial,
     Timestamptz,
     Varchar,
 )
@@ -22,6 +23,7 @@ class ApiKey(Table, tablename="api_key"):
     with another): a system's new key, made to replace an old one, keeps seeing what the old one filed.
     """
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     name = Varchar(length=64, unique=True)
     system = Varchar(length=64)
     prefix = Varchar(length=16, unique=True)  # shown in listings: shm_<prefix>_…
@@ -34,6 +36,7 @@ class ApiKey(Table, tablename="api_key"):
 class Filing(Table, tablename="filing"):
     """One 设立/变更/注销 filing. Company names are public: stored in clear."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     reference = Varchar(length=24, unique=True)  # F + Shanghai date + daily sequence: F2026112800001
     company_name = Varchar(length=100)
     kind = Varchar(length=16)  # establish | change | deregister
@@ -50,6 +53,7 @@ class Filing(Table, tablename="filing"):
 class FilingPerson(Table, tablename="filing_person"):
     """A person named by a filing: found by the blind index of the ID number, registered or not (yet)."""
 
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     filing = ForeignKey(references=Filing, on_delete=OnDelete.cascade, index=True)
     name = Bytea()
     id_number = Bytea()

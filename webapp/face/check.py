@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from webapp.face.decode import MESSAGES as DECODE_MESSAGES
 from webapp.face.liveness import NOT_SAME_PERSON, message_for
-from webapp.face.pipeline import DEFAULT_THRESHOLD, OK, FrameAnalysis, distance
+from webapp.face.pipeline import DEFAULT_THRESHOLD, OK, FrameAnalysis, distance, known
 from webapp.face.pool import FaceLimits, FacePool
 from webapp.face.scan import FRAME_HEIGHT, FRAME_WIDTH, MAX_FPS, Frame, ScanPlan, evaluate
 from webapp.i18n import N_
@@ -51,7 +52,7 @@ class FaceCheck:
     ok: bool
     code: str
     message: str
-    figures: dict = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
     embedding: tuple[float, ...] | None = field(default=None, repr=False)
     best_frame: bytes | None = field(default=None, repr=False)
 
@@ -96,7 +97,7 @@ class LiveScan:
         for pending in self._analyses:
             pending.cancel()
 
-    def _refusal(self, code: str, message: str, figures: dict | None = None) -> FaceCheck:
+    def _refusal(self, code: str, message: str, figures: dict[str, Any] | None = None) -> FaceCheck:
         self.cancel()
         return FaceCheck(False, code, message, dict(figures or {}))
 
@@ -120,9 +121,9 @@ class LiveScan:
         figures["round_trip_ms"] = round(round_trip_ms, 1)
         if not result.ok:
             return self._refusal(result.code, result.message, figures)
-        chosen = [*result.best, result.other]
+        chosen = [*result.best, known(result.other)]
         found = await asyncio.gather(
-            *(self.pool.embed_in_box(self._frames[i][2], analyses[i].box, self.limits) for i in chosen)
+            *(self.pool.embed_in_box(self._frames[i][2], known(analyses[i].box), self.limits) for i in chosen)
         )
         for one in found:
             if not one.ok:  # cannot happen with deterministic decoding; refuse rather than guess

@@ -15,7 +15,7 @@ import os
 import sys
 from pathlib import Path
 
-from webapp.face.pipeline import DEFAULT_THRESHOLD
+from webapp.face.pipeline import DEFAULT_THRESHOLD, EmbedResult
 
 # An operator's local tool: allow phone-camera originals, still refuse decompression bombs.
 CLI_MAX_BYTES = 25 * 1024 * 1024
@@ -48,7 +48,9 @@ def _threshold(text: str) -> float:
     return value
 
 
-def add_face_commands(subparsers) -> argparse.ArgumentParser:
+def add_face_commands(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add ``face compare`` to an ``argparse`` subparsers object; each leaf sets ``func``."""
     face = subparsers.add_parser("face", help="face recognition tools", description="Face recognition tools.")
     commands = face.add_subparsers(dest="face_command", metavar="COMMAND", required=True)
@@ -77,7 +79,7 @@ class _Unusable(Exception):
         self.path, self.code, self.message = path, code, message
 
 
-def _embed_file(path: str):
+def _embed_file(path: str) -> EmbedResult:
     from webapp.face.decode import FaceInputError, decode_image
     from webapp.face.pipeline import embed_array
 
@@ -113,7 +115,7 @@ def run_compare(args: argparse.Namespace) -> int:
             )
         print(f"error: {error.path}: {error.message} ({error.code})", file=sys.stderr)
         return EXIT_UNUSABLE
-    match, dist = compare(first.embedding, second.embedding, threshold)
+    match, dist = compare(first.vector, second.vector, threshold)
     if args.json:
         print(json.dumps({"match": match, "distance": round(dist, 4), "threshold": threshold}))
     else:

@@ -23,6 +23,7 @@ import struct
 import zlib
 
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image
 
 from webapp.i18n import N_
@@ -112,7 +113,7 @@ def decode_image(
     max_pixels: int = MAX_PIXELS,
     max_side: int = MAX_SIDE,
     formats: tuple[str, ...] = PHOTO_FORMATS,
-) -> np.ndarray:
+) -> NDArray[np.uint8]:
     """Decode untrusted image bytes (of ``formats``) into an upright RGB ``uint8`` array (H, W, 3).
 
     Raises :class:`FaceInputError` with code ``not_image``, ``unsupported_format``, ``too_large``,

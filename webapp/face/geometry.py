@@ -29,6 +29,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 _MEAN_XY = [
     (-76.5, 10.1), (-74.8, 29.3), (-71.7, 48.7), (-67.5, 67.7), (-59.8, 85.9), (-48.0, 100.9),
@@ -67,9 +68,9 @@ MIRROR = (
 )
 
 
-def _symmetric_face() -> np.ndarray:
+def _symmetric_face() -> NDArray[np.float64]:
     points = np.array([(x, y, z) for (x, y), z in zip(_MEAN_XY, _DEPTH, strict=True)], dtype=np.float64)
-    mirrored = points[MIRROR] * np.array([-1.0, 1.0, 1.0])
+    mirrored: NDArray[np.float64] = points[MIRROR] * np.array([-1.0, 1.0, 1.0])
     return (points + mirrored) / 2
 
 
@@ -92,7 +93,7 @@ class Pose:
     residual: float
 
 
-def head_pose(points) -> Pose:
+def head_pose(points: ArrayLike) -> Pose:
     """The scaled-orthographic fit of :data:`MEAN_FACE` to 68 image points (x right, y down)."""
     image = np.asarray(points, dtype=np.float64)
     if image.shape != (68, 2):
@@ -115,11 +116,11 @@ def head_pose(points) -> Pose:
     return Pose(round(yaw, 2), round(pitch, 2), round(roll, 2), round(scale, 4), round(residual, 4))
 
 
-def _width(points: np.ndarray, pair: tuple[int, int]) -> float:
+def _width(points: NDArray[np.float64], pair: tuple[int, int]) -> float:
     return float(np.linalg.norm(points[pair[0]] - points[pair[1]]))
 
 
-def perspective_cue(points) -> float:
+def perspective_cue(points: ArrayLike) -> float:
     """Mean log(front width ÷ outline width): rises as a 3-D face comes closer, flat for a photo."""
     image = np.asarray(points, dtype=np.float64)
     outline = np.mean([_width(image, pair) for pair in OUTLINE_WIDTHS])

@@ -31,11 +31,14 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 # Equal relative luminance (WCAG: 0.2126 R + 0.7152 G + 0.0722 B in linear light ≈ 0.40), no red.
 PALETTE: tuple[tuple[int, int, int], ...] = (
@@ -63,35 +66,37 @@ _system_random = secrets.SystemRandom()
 _LUMA = np.array([0.2126, 0.7152, 0.0722])
 
 
-def linear(rgb) -> np.ndarray:
+def linear(rgb: ArrayLike) -> NDArray[np.float64]:
     """sRGB (0–255) to linear light (0–1)."""
     c = np.asarray(rgb, dtype=np.float64) / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
-def relative_luminance(rgb) -> float:
+def relative_luminance(rgb: ArrayLike) -> float:
     return float(linear(rgb) @ _LUMA)
 
 
-def chroma(rgb_linear) -> np.ndarray:
+def chroma(rgb_linear: ArrayLike) -> NDArray[np.float64]:
     """Log-chromaticity: each channel's log minus the mean of the three (brightness removed)."""
     logs = np.log(np.maximum(np.asarray(rgb_linear, dtype=np.float64), 1e-4))
-    return logs - logs.mean(axis=-1, keepdims=True)
+    centred: NDArray[np.float64] = logs - logs.mean(axis=-1, keepdims=True)
+    return centred
 
 
 @functools.cache
-def screen_chroma(rgb: tuple[int, int, int]) -> np.ndarray:
+def screen_chroma(rgb: tuple[int, int, int]) -> NDArray[np.float64]:
     """What a colour on screen adds to a lit face: its linear colour minus its mean, unit brightness.
     Cached: a scan's fit asks for the same five colours thousands of times (on the event loop)."""
     lin = linear(rgb)
-    return (lin - lin.mean()) / max(float(lin.mean()), 1e-6)
+    added: NDArray[np.float64] = (lin - lin.mean()) / max(float(lin.mean()), 1e-6)
+    return added
 
 
 def hex_colour(rgb: Sequence[int]) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def draw_sequence(count: int, rng=_system_random) -> list[tuple[int, int, int]]:
+def draw_sequence(count: int, rng: random.Random = _system_random) -> list[tuple[int, int, int]]:
     """``count`` colours from :data:`PALETTE`, consecutive ones clearly different (OS randomness)."""
     sequence: list[tuple[int, int, int]] = []
     while len(sequence) < count:
@@ -119,7 +124,20 @@ class ColourSample:
     frame: tuple[float, float, float]
 
 
-def measure(image: np.ndarray, landmarks, box) -> ColourSample | None:
+class FaceBox(Protocol):
+    """The face's box: :class:`webapp.face.pipeline.Box` (``right``/``bottom`` inclusive)."""
+
+    @property
+    def left(self) -> int: ...
+    @property
+    def right(self) -> int: ...
+    @property
+    def bottom(self) -> int: ...
+    @property
+    def width(self) -> int: ...
+
+
+def measure(image: NDArray[np.uint8], landmarks: ArrayLike, box: FaceBox) -> ColourSample | None:
     """The face: inside the outline of the jaw and brows. The background: the strips left and right
     of the head, above the chin (a torso below is near the screen too). None when a strip is gone."""
     from PIL import Image, ImageDraw
@@ -142,14 +160,15 @@ def measure(image: np.ndarray, landmarks, box) -> ColourSample | None:
     )
 
 
-def _linear_mean(parts: list[np.ndarray]) -> tuple[float, float, float]:
+def _linear_mean(parts: list[NDArray[np.uint8]]) -> tuple[float, float, float]:
     """Mean linear RGB of rows of 8-bit sRGB pixels, through per-channel histograms (a table look-up
     per pixel would cost several times more: this runs on every frame of every scan)."""
     count = sum(len(part) for part in parts)
-    return tuple(  # type: ignore[return-value]
+    red, green, blue = (
         float(sum(np.bincount(part[:, c], minlength=256) for part in parts) @ _LINEAR_LUT / count)
         for c in range(3)
     )
+    return red, green, blue
 
 
 # --- the decision over a stream ------------------------------------------------------------------
@@ -168,7 +187,7 @@ class LightFit:
     matched: int  # colour changes the face's colour followed the right way
     judged: int
 
-    def figures(self) -> dict:
+    def figures(self) -> dict[str, Any]:
         return {
             "correlation": round(self.correlation, 3),
             "amplitude": round(self.amplitude, 3),
@@ -181,7 +200,9 @@ class LightFit:
         }
 
 
-def colour_at(reveals: Sequence[tuple[float, tuple[int, int, int]]], t_ms: float):
+def colour_at(
+    reveals: Sequence[tuple[float, tuple[int, int, int]]], t_ms: float
+) -> tuple[int, int, int] | None:
     """The colour on screen at ``t_ms`` (the last one revealed at or before), or None."""
     current = None
     for at, colour in reveals:
@@ -192,7 +213,7 @@ def colour_at(reveals: Sequence[tuple[float, tuple[int, int, int]]], t_ms: float
     return current
 
 
-def _fit(observed: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
+def _fit(observed: NDArray[np.float64], expected: NDArray[np.float64]) -> tuple[float, float]:
     """Correlation and slope of centred observed on centred expected (both n×3)."""
     o = observed - observed.mean(axis=0)
     e = expected - expected.mean(axis=0)
@@ -204,7 +225,7 @@ def _fit(observed: np.ndarray, expected: np.ndarray) -> tuple[float, float]:
 
 def changes_matched(
     times_ms: Sequence[float],
-    observed: np.ndarray,
+    observed: NDArray[np.float64],
     reveals: Sequence[tuple[float, tuple[int, int, int]]],
     lag_ms: float,
 ) -> tuple[int, int]:
@@ -221,7 +242,7 @@ def changes_matched(
     # Each channel responds with its own gain (the room light is not white): fit it, then predict.
     o, e = observed[keep] - observed[keep].mean(axis=0), expected - expected.mean(axis=0)
     gains = np.maximum((o * e).sum(axis=0) / np.maximum((e * e).sum(axis=0), 1e-12), 0.0)
-    means = {}
+    means: dict[int, NDArray[np.float64]] = {}
     for index in range(len(reveals)):
         frames = [i for i in keep if segment[i] == index]
         if len(frames) >= 2:
@@ -245,7 +266,7 @@ def _segment(reveals: Sequence[tuple[float, tuple[int, int, int]]], t_ms: float)
     return max((i for i, (at, _c) in enumerate(reveals) if at <= t_ms), default=-1)
 
 
-def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+def _cosine(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
     norm = float(np.linalg.norm(a) * np.linalg.norm(b))
     return float(a @ b) / norm if norm > 1e-12 else -1.0
 
@@ -263,19 +284,19 @@ def fit(
     frame = np.array([s.frame for s in samples], dtype=np.float64)
     observed = chroma(face) - chroma(background)
 
-    def expected_at(lag: int) -> tuple[list[int], np.ndarray]:
+    def expected_at(lag: int) -> tuple[list[int], NDArray[np.float64]]:
         colours = [colour_at(reveals, t - lag) for t in times_ms]
-        keep = [i for i, c in enumerate(colours) if c is not None]
-        return keep, np.array([screen_chroma(colours[i]) for i in keep])
+        shown = [(i, c) for i, c in enumerate(colours) if c is not None]
+        return [i for i, _c in shown], np.array([screen_chroma(c) for _i, c in shown])
 
-    best = (-2.0, 0.0, None)
-    for lag in range(LAG_SEARCH_MS[0], LAG_SEARCH_MS[1] + 1, LAG_STEP_MS):
-        keep, expected = expected_at(lag)
+    best: tuple[float, float, int | None] = (-2.0, 0.0, None)  # correlation, slope, lag
+    for candidate in range(LAG_SEARCH_MS[0], LAG_SEARCH_MS[1] + 1, LAG_STEP_MS):
+        keep, expected = expected_at(candidate)
         if len(keep) < max(8, len(times_ms) // 2):
             continue
         correlation, slope = _fit(observed[keep], expected)
         if correlation > best[0]:
-            best = (correlation, slope, lag)
+            best = (correlation, slope, candidate)
     correlation, amplitude, lag = best
     if lag is None:
         return LightFit(False, 0.0, 0.0, 0, allowed, 0.0, 0.0, len(samples), 0, 0)

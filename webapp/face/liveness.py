@@ -42,6 +42,7 @@ from webapp.face.pipeline import (
     OK,
     Box,
     FrameAnalysis,
+    known,
 )
 from webapp.i18n import N_
 
@@ -124,7 +125,7 @@ def _runs(indices: Sequence[int], flags: Sequence[bool]) -> list[tuple[int, int]
 
 
 def blink_events(analyses: Sequence[FrameAnalysis], indices: Sequence[int], base: Baselines) -> list[Event]:
-    ears = [analyses[i].eye_ratio for i in indices]
+    ears = [known(analyses[i].eye_ratio) for i in indices]
     open_level, closed_level = BLINK_OPEN_RATIO * base.ear, BLINK_CLOSED_RATIO * base.ear
     events = []
     for first, last in _runs(indices, [e < open_level for e in ears]):
@@ -139,7 +140,7 @@ def blink_events(analyses: Sequence[FrameAnalysis], indices: Sequence[int], base
 
 
 def mouth_events(analyses: Sequence[FrameAnalysis], indices: Sequence[int], base: Baselines) -> list[Event]:
-    mars = [analyses[i].mouth_ratio for i in indices]
+    mars = [known(analyses[i].mouth_ratio) for i in indices]
     level = base.mar + MOUTH_OPEN_DELTA
     events = []
     for first, last in _runs(indices, [m >= level for m in mars]):
@@ -156,21 +157,22 @@ def box_iou(a: Box, b: Box) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def track_step(a: FrameAnalysis, b: FrameAnalysis) -> dict:
+def track_step(a: FrameAnalysis, b: FrameAnalysis) -> dict[str, float]:
     """Box IoU, centre jump, size ratio and median landmark jump between two usable frames."""
-    size = (a.box.size + b.box.size) / 2
-    ca = np.array([(a.box.left + a.box.right) / 2, (a.box.top + a.box.bottom) / 2])
-    cb = np.array([(b.box.left + b.box.right) / 2, (b.box.top + b.box.bottom) / 2])
+    box_a, box_b = known(a.box), known(b.box)
+    size = (box_a.size + box_b.size) / 2
+    ca = np.array([(box_a.left + box_a.right) / 2, (box_a.top + box_a.bottom) / 2])
+    cb = np.array([(box_b.left + box_b.right) / 2, (box_b.top + box_b.bottom) / 2])
     moved = np.linalg.norm(np.asarray(a.landmarks) - np.asarray(b.landmarks), axis=1)
     return {
-        "iou": box_iou(a.box, b.box),
+        "iou": box_iou(box_a, box_b),
         "centre_jump": float(np.linalg.norm(ca - cb)) / size,
-        "size_change": max(a.box.size, b.box.size) / max(1, min(a.box.size, b.box.size)),
+        "size_change": max(box_a.size, box_b.size) / max(1, min(box_a.size, box_b.size)),
         "landmark_jump": float(np.median(moved)) / size,
     }
 
 
-def continuity(analyses: Sequence[FrameAnalysis], indices: Sequence[int]) -> tuple[bool, dict]:
+def continuity(analyses: Sequence[FrameAnalysis], indices: Sequence[int]) -> tuple[bool, dict[str, float]]:
     """Whether one face is tracked through the stream; the worst step's figures."""
     worst = {"iou": 1.0, "centre_jump": 0.0, "size_change": 1.0, "landmark_jump": 0.0, "gap": 0}
     ok = True

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import importlib.util
 import threading
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
 
 SHAPE_PREDICTOR_68 = "shape_predictor_68_face_landmarks.dat"
 SHAPE_PREDICTOR_5 = "shape_predictor_5_face_landmarks.dat"
@@ -41,14 +46,61 @@ def model_path(name: str) -> str:
     return str(models_dir() / name)
 
 
+# What this project uses of dlib's objects (dlib ships no type information).
+
+
+class Rectangle(Protocol):
+    """dlib.rectangle: ``right``/``bottom`` inclusive."""
+
+    def left(self) -> int: ...
+    def top(self) -> int: ...
+    def right(self) -> int: ...
+    def bottom(self) -> int: ...
+
+
+class Point(Protocol):
+    """dlib.point"""
+
+    @property
+    def x(self) -> int: ...
+    @property
+    def y(self) -> int: ...
+
+
+class Shape(Protocol):
+    """dlib.full_object_detection: the landmarks a shape predictor placed."""
+
+    def parts(self) -> Iterable[Point]: ...
+
+
+class Detector(Protocol):
+    """dlib.fhog_object_detector: ``run`` gives (rectangles, scores, sub-detector indexes)."""
+
+    def run(
+        self, image: NDArray[np.uint8], upsample_num_times: int, adjust_threshold: float
+    ) -> tuple[Sequence[Rectangle], Sequence[float], Sequence[int]]: ...
+
+
+class ShapePredictor(Protocol):
+    """dlib.shape_predictor"""
+
+    def __call__(self, image: NDArray[np.uint8], box: Rectangle) -> Shape: ...
+
+
+class Recognizer(Protocol):
+    """dlib.face_recognition_model_v1: ``compute_face_descriptor`` gives a dlib.vector of 128 floats."""
+
+    def compute_face_descriptor(self, image: NDArray[np.uint8], face: Shape) -> Sequence[float]: ...
+
+
 @dataclass(frozen=True, eq=False)
 class FaceModels:
     """The loaded dlib objects. Creating one reads ~100 MB of model files: use :func:`get_models`."""
 
-    detector: object  # dlib.fhog_object_detector (HOG + linear SVM frontal face detector)
-    landmarks68: object  # dlib.shape_predictor, 68 points (iBUG 300-W layout)
-    landmarks5: object  # dlib.shape_predictor, 5 points (eye corners + nose), used for alignment
-    recognizer: object  # dlib.face_recognition_model_v1 (ResNet, 128-d descriptors)
+    detector: Detector  # HOG + linear SVM frontal face detector
+    landmarks68: ShapePredictor  # 68 points (iBUG 300-W layout)
+    landmarks5: ShapePredictor  # 5 points (eye corners + nose), used for alignment
+    recognizer: Recognizer  # ResNet, 128-d descriptors
 
     @classmethod
     def load(cls) -> FaceModels:

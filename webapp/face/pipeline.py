@@ -10,14 +10,16 @@ that they pickle cheaply; numpy arrays stay inside the worker.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 from PIL import Image
 
 from webapp.face.decode import FRAME_FORMATS, MAX_BYTES, MAX_PIXELS, MAX_SIDE, FaceInputError, decode_image
 from webapp.face.geometry import Pose, head_pose, perspective_cue
 from webapp.face.light import ColourSample, measure
-from webapp.face.models import FaceModels, get_models
+from webapp.face.models import FaceModels, Rectangle, get_models
 from webapp.i18n import N_
 
 MIN_FACE_SIZE = 75  # px; the HOG detector finds nothing much smaller without upsampling
@@ -74,13 +76,14 @@ class Box:
     def size(self) -> int:
         return min(self.width, self.height)
 
-    def to_dlib(self):
+    def to_dlib(self) -> Rectangle:
         import dlib
 
-        return dlib.rectangle(self.left, self.top, self.right, self.bottom)
+        rect: Rectangle = dlib.rectangle(self.left, self.top, self.right, self.bottom)
+        return rect
 
     @classmethod
-    def from_dlib(cls, rect) -> Box:
+    def from_dlib(cls, rect: Rectangle) -> Box:
         return cls(int(rect.left()), int(rect.top()), int(rect.right()), int(rect.bottom()))
 
     def inside(self, width: int, height: int, margin: int = 0) -> bool:
@@ -105,7 +108,7 @@ class Detection:
     boxes: tuple[Box, ...] = ()
     scores: tuple[float, ...] = ()
     image_size: tuple[int, int] = (0, 0)  # (width, height)
-    landmarks: np.ndarray | None = field(default=None, repr=False, compare=False)
+    landmarks: NDArray[np.float64] | None = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:
@@ -120,13 +123,13 @@ class Detection:
         return FACE_MESSAGES[self.status]
 
 
-def _image_size(image: np.ndarray) -> tuple[int, int]:
+def _image_size(image: NDArray[np.uint8]) -> tuple[int, int]:
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise ValueError("expected an RGB uint8 array of shape (height, width, 3)")
     return int(image.shape[1]), int(image.shape[0])
 
 
-def find_faces(image: np.ndarray, *, models: FaceModels | None = None) -> list[tuple[Box, float]]:
+def find_faces(image: NDArray[np.uint8], *, models: FaceModels | None = None) -> list[tuple[Box, float]]:
     """All HOG detections (upsample 0), best score first. On the grey image: HOG on colour takes each
     pixel's strongest channel gradient, a quarter more work for no better faces (measured on the scan's
     streams: the same faces, fewer doubled boxes)."""
@@ -159,7 +162,7 @@ def _covered(box: Box, by: Box) -> float:
 
 
 def detect(
-    image: np.ndarray,
+    image: NDArray[np.uint8],
     *,
     min_face_size: int = MIN_FACE_SIZE,
     border_margin: int = 0,
@@ -193,14 +196,16 @@ def detect(
     return Detection(OK, boxes, scores, size, points)
 
 
-def landmarks68(image: np.ndarray, box: Box, *, models: FaceModels | None = None) -> np.ndarray:
+def landmarks68(
+    image: NDArray[np.uint8], box: Box, *, models: FaceModels | None = None
+) -> NDArray[np.float64]:
     """The 68 landmarks as a float array of shape (68, 2), (x, y) in image pixels."""
     models = models or get_models()
     shape = models.landmarks68(image, box.to_dlib())
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def upper_face_box(points: np.ndarray) -> Box:
+def upper_face_box(points: NDArray[np.float64]) -> Box:
     """A box for refitting the landmarks, placed by the upper face alone.
 
     The HOG detector's box comes in steps (its image pyramid: 125, 150, 180, 216 px …) and at some
@@ -216,13 +221,15 @@ def upper_face_box(points: np.ndarray) -> Box:
     )
 
 
-def landmarks5(image: np.ndarray, box: Box, *, models: FaceModels | None = None) -> np.ndarray:
+def landmarks5(
+    image: NDArray[np.uint8], box: Box, *, models: FaceModels | None = None
+) -> NDArray[np.float64]:
     models = models or get_models()
     shape = models.landmarks5(image, box.to_dlib())
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def embedding(image: np.ndarray, box: Box, *, models: FaceModels | None = None) -> np.ndarray:
+def embedding(image: NDArray[np.uint8], box: Box, *, models: FaceModels | None = None) -> NDArray[np.float64]:
     """The 128-d descriptor (float64) of the face in ``box``, aligned with the 5-point predictor.
 
     ``compute_face_descriptor`` with a 5-point shape extracts the same 150×150 chip as
@@ -237,11 +244,11 @@ def embedding(image: np.ndarray, box: Box, *, models: FaceModels | None = None) 
 # --- figures for liveness -----
 
 
-def _dist(points: np.ndarray, a: int, b: int) -> float:
+def _dist(points: NDArray[np.float64], a: int, b: int) -> float:
     return float(np.linalg.norm(points[a] - points[b]))
 
 
-def _eye_ratio(points: np.ndarray, eye: tuple[int, ...]) -> float:
+def _eye_ratio(points: NDArray[np.float64], eye: tuple[int, ...]) -> float:
     p1, p2, p3, p4, p5, p6 = eye
     width = _dist(points, p1, p4)
     if width <= 0:
@@ -249,12 +256,12 @@ def _eye_ratio(points: np.ndarray, eye: tuple[int, ...]) -> float:
     return (_dist(points, p2, p6) + _dist(points, p3, p5)) / (2.0 * width)
 
 
-def eye_aspect_ratio(points: np.ndarray) -> float:
+def eye_aspect_ratio(points: NDArray[np.float64]) -> float:
     """Mean eye aspect ratio of both eyes (Soukupová & Čech): ~0.25-0.35 open, < ~0.2 closed."""
     return (_eye_ratio(points, RIGHT_EYE) + _eye_ratio(points, LEFT_EYE)) / 2.0
 
 
-def mouth_aspect_ratio(points: np.ndarray) -> float:
+def mouth_aspect_ratio(points: NDArray[np.float64]) -> float:
     """Inner-lip opening: mean of the three vertical gaps (61-67, 62-66, 63-65) over the width 60-64.
 
     About 0 with the mouth closed, rising to ~0.5-1 wide open.
@@ -265,7 +272,7 @@ def mouth_aspect_ratio(points: np.ndarray) -> float:
     return (_dist(points, 61, 67) + _dist(points, 62, 66) + _dist(points, 63, 65)) / (3.0 * width)
 
 
-def yaw_cue(points: np.ndarray) -> float:
+def yaw_cue(points: NDArray[np.float64]) -> float:
     """Where the nose tip (30) sits between jaw points 2 and 14, mapped to [-1, 1]; 0 is frontal.
 
     The nose tip is projected onto the line 2→14 (so head roll does not count). Negative: the nose
@@ -284,7 +291,7 @@ def yaw_cue(points: np.ndarray) -> float:
 # --- comparison -----
 
 
-def distance(a, b) -> float:
+def distance(a: ArrayLike, b: ArrayLike) -> float:
     """Euclidean distance between two 128-d descriptors (lists or arrays)."""
     va, vb = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if va.shape != (128,) or vb.shape != (128,):
@@ -292,7 +299,7 @@ def distance(a, b) -> float:
     return float(np.linalg.norm(va - vb))
 
 
-def compare(a, b, threshold: float = DEFAULT_THRESHOLD) -> tuple[bool, float]:
+def compare(a: ArrayLike, b: ArrayLike, threshold: float = DEFAULT_THRESHOLD) -> tuple[bool, float]:
     """``(match, distance)``: a match when the distance is at most ``threshold``."""
     d = distance(a, b)
     return d <= threshold, d
@@ -316,7 +323,7 @@ class EmbedResult:
         return self.code == OK
 
     @property
-    def vector(self) -> np.ndarray:
+    def vector(self) -> NDArray[np.float64]:
         if self.embedding is None:
             raise ValueError(f"no embedding: {self.code}")
         return np.asarray(self.embedding, dtype=np.float64)
@@ -343,14 +350,25 @@ class FrameAnalysis:
         return self.code == OK
 
 
+T = TypeVar("T")
+
+
+def known(figure: T | None) -> T:
+    """A figure that is set whenever its result is ``ok`` (a usable frame's box, pose, ratios …; a found
+    face's box and landmarks), for code that has checked that and reads it."""
+    if figure is None:
+        raise ValueError("the figure of a usable result is missing")
+    return figure
+
+
 def embed_array(
-    image: np.ndarray, *, min_face_size: int = MIN_FACE_SIZE, models: FaceModels | None = None
+    image: NDArray[np.uint8], *, min_face_size: int = MIN_FACE_SIZE, models: FaceModels | None = None
 ) -> EmbedResult:
     models = models or get_models()
     found = detect(image, min_face_size=min_face_size, models=models)
     if not found.ok:
         return EmbedResult(found.status, found.message, box=found.box, image_size=found.image_size)
-    vector = embedding(image, found.box, models=models)
+    vector = embedding(image, known(found.box), models=models)
     return EmbedResult(OK, "", tuple(float(v) for v in vector), found.box, found.image_size)
 
 
@@ -372,12 +390,12 @@ def embed_bytes(
 
 
 def analyze_array(
-    image: np.ndarray, *, min_face_size: int = MIN_FACE_SIZE, models: FaceModels | None = None
+    image: NDArray[np.uint8], *, min_face_size: int = MIN_FACE_SIZE, models: FaceModels | None = None
 ) -> FrameAnalysis:
     found = detect(image, min_face_size=min_face_size, models=models)
     if not found.ok:
         return FrameAnalysis(found.status, found.message, box=found.box, image_size=found.image_size)
-    points = found.landmarks
+    points = known(found.landmarks)
     refitted = landmarks68(image, upper_face_box(points), models=models)
     return FrameAnalysis(
         OK,
@@ -390,7 +408,7 @@ def analyze_array(
         yaw_cue(points),
         head_pose(points),
         perspective_cue(points),
-        measure(image, points, found.box),
+        measure(image, points, known(found.box)),
     )
 
 

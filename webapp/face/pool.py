@@ -196,7 +196,7 @@ class FacePool:
                 error = FaceInputError(result.code, result.message)
                 error.index = index
                 raise error
-        return compare(results[0].embedding, results[1].embedding, threshold)
+        return compare(results[0].vector, results[1].vector, threshold)
 
     async def analyze_frames(
         self, frames: Sequence[bytes], limits: FaceLimits | None = None

@@ -39,11 +39,13 @@ frame from another part of the stream for the same-person check (:mod:`webapp.fa
 from __future__ import annotations
 
 import bisect
+import random
 import secrets
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 from webapp.face import light
 from webapp.face.liveness import (
@@ -54,7 +56,7 @@ from webapp.face.liveness import (
     message_for,
     mouth_events,
 )
-from webapp.face.pipeline import MULTIPLE_FACES, NO_FACE, OK, FrameAnalysis
+from webapp.face.pipeline import MULTIPLE_FACES, NO_FACE, OK, FrameAnalysis, known
 from webapp.i18n import N_
 
 # --- the plan --------------------------------------------------------------------------------------
@@ -93,12 +95,12 @@ class ScanPlan:
     colours: tuple[tuple[int, tuple[int, int, int]], ...]  # (reveal ms, sRGB)
     duration_ms: int
 
-    def step_window(self, step: Step) -> tuple[int, int] | None:
+    def step_window(self, step: Step) -> tuple[int, int]:
         for position, (start, current) in enumerate(self.steps):
             if current == step:
                 end = self.steps[position + 1][0] if position + 1 < len(self.steps) else self.duration_ms
                 return start, end
-        return None
+        raise ValueError(f"{step} is not a step of this plan")
 
     @property
     def extra(self) -> Step:
@@ -106,12 +108,12 @@ class ScanPlan:
 
     def cues(self) -> list[tuple[int, str, object]]:
         """Everything the page is told, in time order: ``(at ms, "step" | "light", value)``."""
-        cues = [(at, "step", step) for at, step in self.steps]
+        cues: list[tuple[int, str, object]] = [(at, "step", step) for at, step in self.steps]
         cues += [(at, "light", colour) for at, colour in self.colours]
         return sorted(cues, key=lambda cue: (cue[0], cue[1] != "light"))
 
 
-def _split(total: int, count: int, low: int, high: int, rng) -> list[int]:
+def _split(total: int, count: int, low: int, high: int, rng: random.Random) -> list[int]:
     """``count`` random lengths within [low, high] adding up to ``total``."""
     for _attempt in range(200):
         weights = [rng.uniform(low, high) for _ in range(count)]
@@ -123,13 +125,14 @@ def _split(total: int, count: int, low: int, high: int, rng) -> list[int]:
     return [total // count] * (count - 1) + [total - (total // count) * (count - 1)]
 
 
-def draw_plan(rng=_system_random) -> ScanPlan:
+def draw_plan(rng: random.Random = _system_random) -> ScanPlan:
     """A fresh secret plan (OS randomness)."""
     extra = rng.choice([Step.BLINK, Step.MOUTH])
     tail = [Step.TURN, extra]
     rng.shuffle(tail)
     order = [Step.CENTER, Step.APPROACH, *tail]
-    steps, at = [], 0
+    steps: list[tuple[int, Step]] = []
+    at = 0
     for step in order:
         steps.append((at, step))
         at += STEP_MS[step]
@@ -137,7 +140,8 @@ def draw_plan(rng=_system_random) -> ScanPlan:
     count = rng.choice(COLOURS)
     lengths = _split(duration, count, light.MIN_COLOUR_MS, light.MAX_COLOUR_MS, rng)
     sequence = light.draw_sequence(count, rng)
-    reveals, at = [], 0
+    reveals: list[tuple[int, tuple[int, int, int]]] = []
+    at = 0
     for length, colour in zip(lengths, sequence, strict=True):
         reveals.append((at, colour))
         at += length
@@ -195,7 +199,7 @@ class StreamResult:
     ok: bool
     code: str
     message: str
-    figures: dict = field(default_factory=dict)
+    figures: dict[str, Any] = field(default_factory=dict)
     best: tuple[int, ...] = ()  # frames to embed and average for the match
     other: int | None = None  # the frame for the same-person check
 
@@ -221,11 +225,11 @@ def _most_in_a_second(times: Sequence[float]) -> int:
     return max(bisect.bisect_left(ordered, t + 1000) - i for i, t in enumerate(ordered))
 
 
-def timing_problems(frames: Sequence[Frame], plan: ScanPlan) -> dict:
+def timing_problems(frames: Sequence[Frame], plan: ScanPlan) -> dict[str, Any]:
     """Figures of the stream's timing, with ``problem`` set when it is not a live capture."""
     arrivals = [f.arrival_ms for f in frames]
     pages = [f.page_ms for f in frames]
-    figures: dict = {"frames": len(frames)}
+    figures: dict[str, Any] = {"frames": len(frames)}
     if len(frames) < MIN_FPS * plan.duration_ms / 1000:
         return {**figures, "problem": TOO_FEW_FRAMES}
     # A browser's interval timer that missed a beat fires late, then on its old beat: two frames
@@ -260,7 +264,7 @@ def _median(values: Sequence[float]) -> float:
 
 def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> StreamResult:
     """The decision over ``frames`` in capture order (page time); indices in the result are theirs."""
-    figures: dict = {"plan": [step.value for _at, step in plan.steps], "colours": len(plan.colours)}
+    figures: dict[str, Any] = {"plan": [step.value for _at, step in plan.steps], "colours": len(plan.colours)}
 
     def refuse(code: str, extra: Step | None = None) -> StreamResult:
         return StreamResult(False, code, refusal_message(code, extra), figures)
@@ -294,7 +298,7 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
 
     fit = light.fit(
         [times[i] for i in usable],
-        [analyses[i].colour for i in usable],
+        [known(analyses[i].colour) for i in usable],
         plan.colours,
         round_trip_ms,
     )
@@ -308,19 +312,19 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
         return [i for i in usable if begin <= times[i] <= end + after_ms]
 
     center = during(Step.CENTER)
-    resting_yaw = _median([analyses[i].pose.yaw for i in center])
+    resting_yaw = _median([known(analyses[i].pose).yaw for i in center])
 
     def frontal(indices: Sequence[int]) -> list[int]:
-        return [i for i in indices if abs(analyses[i].pose.yaw - resting_yaw) <= FRONTAL_DEGREES]
+        return [i for i in indices if abs(known(analyses[i].pose).yaw - resting_yaw) <= FRONTAL_DEGREES]
 
     far, near = frontal(center), frontal(during(Step.APPROACH, 0.6, after_ms=300))
     if len(far) < MIN_SIDE_FRAMES or len(near) < MIN_SIDE_FRAMES:
         figures["approach"] = {"far_frames": len(far), "near_frames": len(near)}
         return refuse(NO_APPROACH)
-    growth = _median([analyses[i].box.size for i in near]) / max(
-        1.0, _median([analyses[i].box.size for i in far])
+    growth = _median([known(analyses[i].box).size for i in near]) / max(
+        1.0, _median([known(analyses[i].box).size for i in far])
     )
-    gain = _median([analyses[i].cue for i in near]) - _median([analyses[i].cue for i in far])
+    gain = _median([known(analyses[i].cue) for i in near]) - _median([known(analyses[i].cue) for i in far])
     figures["approach"] = {
         "growth": round(growth, 3),
         "perspective_gain": round(gain, 4),
@@ -331,7 +335,7 @@ def evaluate(plan: ScanPlan, frames: Sequence[Frame], round_trip_ms: float) -> S
         return refuse(NO_APPROACH)
 
     turning = during(Step.TURN, after_ms=400)
-    yaws = [analyses[i].pose.yaw - resting_yaw for i in turning]
+    yaws = [known(analyses[i].pose).yaw - resting_yaw for i in turning]
     figures["turn"] = {
         "resting_yaw": round(resting_yaw, 1),
         "max": round(max(yaws, default=0.0), 1),
@@ -379,7 +383,7 @@ def _frames_to_embed(
     """The best frontal frames (near the camera first: larger faces), and a frame from the far part."""
 
     def score(i: int) -> tuple[float, float]:
-        return (abs(analyses[i].pose.yaw - resting_yaw), -analyses[i].box.size)
+        return (abs(known(analyses[i].pose).yaw - resting_yaw), -known(analyses[i].box).size)
 
     best = tuple(sorted(near, key=score)[:BEST_FRAMES])
     others = [i for i in center if i not in best] or [i for i in usable if i not in best]

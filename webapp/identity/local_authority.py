@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
+from typing import Any
 
 from webapp.crypto import Keyring
 from webapp.face.decode import FaceInputError
@@ -18,7 +19,7 @@ class LocalAuthority:
         self.face_pool = face_pool
         self.threshold = threshold
 
-    async def _citizen(self, id_number: str) -> dict | None:
+    async def _citizen(self, id_number: str) -> dict[str, Any] | None:
         indexes = list(self.keyring.blind_indexes("id_number", id_number))
         return await Citizen.select().where(Citizen.id_index.is_in(indexes)).first()
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from piccolo.columns import Column
+
 from webapp.csvimport import ImportFailed, RowProblem, convert_rows, parse_date, parse_end_date, read_rows
 from webapp.db import write_transaction
 from webapp.identity.rules import validate_id_number, validate_name
@@ -44,7 +46,7 @@ async def upsert_citizen(rt: Runtime, record: CitizenRecord) -> str:
                 )
             )
             return "added"
-        changes = {}
+        changes: dict[Column | str, bytes | date | None] = {}  # the keys Piccolo's update() takes
         if k.decrypt_text(row["name"], "citizen.name") != record.name:
             changes[Citizen.name] = k.encrypt(record.name, "citizen.name")
         if (row["valid_from"], row["valid_to"]) != (record.valid_from, record.valid_to):

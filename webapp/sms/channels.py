@@ -11,6 +11,7 @@ from typing import Protocol
 
 import aiosmtplib
 
+from webapp.clock import Clock
 from webapp.settings import Settings
 from webapp.sms.phone import mask_phone
 
@@ -35,7 +36,7 @@ class OutboxMessage:
 class ConsoleChannel:
     """Dev only: writes each message to the log and keeps the last ones for /dev/outbox."""
 
-    def __init__(self, clock, size: int = 100):
+    def __init__(self, clock: Clock, size: int = 100):
         self.clock = clock
         self.outbox: deque[OutboxMessage] = deque(maxlen=size)
 
@@ -79,7 +80,7 @@ def _start_tls(s: Settings) -> bool | None:
     return True if s.smtp_require_tls else None
 
 
-def make_channel(settings: Settings, clock) -> SmsChannel:
+def make_channel(settings: Settings, clock: Clock) -> SmsChannel:
     if settings.effective_sms_channel == "console":
         return ConsoleChannel(clock)
     return SmtpChannel(settings)

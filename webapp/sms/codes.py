@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from webapp import audit, limits
 from webapp.clock import SHANGHAI, clock_time
@@ -65,6 +66,7 @@ def send_outcome(
     if result.error:
         return {"code": result.error}, ""
     if not result.sent:
+        assert result.retry_at is not None  # a refused send always names when it reopens
         return {"code": wait_message(result.retry_at, now)}, ""
     return {}, _(sent, phone=mask_phone(phone))
 
@@ -158,15 +160,16 @@ async def send_code(
     return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
 
 
-def _carried_wrong_entries(rt: Runtime, previous: dict | None) -> int:
+def _carried_wrong_entries(rt: Runtime, previous: dict[str, Any] | None) -> int:
     """A new code does not reset the count of the code it replaces; a voided code's successor starts
     afresh (the daily cap across codes still holds)."""
     if previous is None or previous["wrong_entries"] >= rt.settings.sms_code_max_wrong:
         return 0
-    return previous["wrong_entries"]
+    wrong_entries: int = previous["wrong_entries"]
+    return wrong_entries
 
 
-async def _active_code(phone_index: str, purpose: Purpose, now: datetime) -> dict | None:
+async def _active_code(phone_index: str, purpose: Purpose, now: datetime) -> dict[str, Any] | None:
     return (
         await SmsCode.select()
         .where(

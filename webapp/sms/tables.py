@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from piccolo.columns import Integer, Timestamptz, Varchar
+from piccolo.columns import Integer, Serial, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class SmsCode(Table, tablename="sms_code"):
+    id: Serial  # the primary key Piccolo adds; declared for the type checker
     phone_index = Varchar(length=64, index=True)
     purpose = Varchar(length=32)
     code_hash = Varchar(length=64)
