@@ -23,9 +23,8 @@ run: $(VENV)/.installed-app
 	@echo "Serving on http://127.0.0.1:8000 (dev: SMS codes appear in the log and at /dev/outbox)"
 	WEBAPP_ENV=dev $(BIN)/webapp serve --host 127.0.0.1 --port 8000
 
-test: $(VENV)/.installed-test
+test: lint
 	scripts/ensure-system-deps.sh
-	$(BIN)/ruff check .
 	@echo "=== unit and integration tests on SQLite ==="
 	WEBAPP_TEST_DB=sqlite $(BIN)/pytest tests -q -p no:cacheprovider
 	@echo "=== unit and integration tests on PostgreSQL (throwaway cluster) ==="
@@ -35,6 +34,7 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) var e2e/artifacts

@@ -7,6 +7,7 @@ import hashlib
 import logging
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from jinja2 import StrictUndefined
 from litestar import Litestar, Request, Response, get
@@ -18,6 +19,8 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
+from litestar.types import ControllerRouterHandler
+from piccolo.querystring import QueryString
 
 from webapp import db, piccolo_conf
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
@@ -56,12 +59,12 @@ def shell_version() -> str:
 
 
 @get("/", include_in_schema=False)
-async def home(request: Request) -> Response:
+async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     return redirect(request, "/login")
 
 
 @get("/healthz", include_in_schema=False, cache_control=None)
-async def healthz(request: Request) -> Response:
+async def healthz(request: Request[Any, Any, Any]) -> Response[Any]:
     try:
         await db.ensure_pool()
         await db.engine().run_querystring(_select_one())
@@ -71,14 +74,12 @@ async def healthz(request: Request) -> Response:
     return Response({"status": "ok", "database": "ok"})
 
 
-def _select_one():
-    from piccolo.querystring import QueryString
-
+def _select_one() -> QueryString:
     return QueryString("SELECT 1")
 
 
 @get("/sw.js", include_in_schema=False)
-async def service_worker() -> Response:
+async def service_worker() -> Response[Any]:
     source = (STATIC_DIR / "sw.js").read_text().replace("__SHELL_VERSION__", shell_version())
     for name in SHELL_FILES:  # precache the fingerprinted URLs the pages ask for
         if name != "manifest.webmanifest":
@@ -87,7 +88,7 @@ async def service_worker() -> Response:
 
 
 @get("/manifest.webmanifest", include_in_schema=False)
-async def manifest() -> Response:
+async def manifest() -> Response[Any]:
     return Response(
         (STATIC_DIR / "manifest.webmanifest").read_bytes(),
         media_type="application/manifest+json",
@@ -101,7 +102,9 @@ async def offline() -> Template:
 
 
 @get("/lang/{code:str}", include_in_schema=False)
-async def choose_language(request: Request, code: FromPath[str], next: FromQuery[str] = "/login") -> Response:  # noqa: A002
+async def choose_language(
+    request: Request[Any, Any, Any], code: FromPath[str], next: FromQuery[str] = "/login"
+) -> Response[Any]:  # noqa: A002
     if code not in LOCALES:
         raise NotFoundException()
     response = redirect(request, safe_next(next, "/login"))
@@ -112,7 +115,7 @@ async def choose_language(request: Request, code: FromPath[str], next: FromQuery
     return response
 
 
-def _error_page(request: Request, exc: Exception) -> Response:
+def _error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     status = getattr(exc, "status_code", 500)
     set_locale(request)
     unavailable = db.is_unavailable(exc)
@@ -154,6 +157,7 @@ def _configure_templates(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
     env.undefined = StrictUndefined
     env.add_extension("jinja2.ext.i18n")
+    # jinja2.ext.i18n adds this method to the Environment when the extension loads; the stubs cannot know
     env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=False)  # type: ignore[attr-defined]
     env.globals.update(
         locales=LOCALES,
@@ -183,7 +187,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.faceflows import stream
     from webapp.faceflows.purposes import registry
 
-    background: list[asyncio.Task] = []
+    background: list[asyncio.Task[None]] = []
 
     async def start() -> None:
         piccolo_conf.bind(db.make_engine(settings.database_url))
@@ -196,7 +200,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         await db.close_pool()
         runtime.close()
 
-    route_handlers = [
+    route_handlers: list[ControllerRouterHandler] = [
         home,
         healthz,
         service_worker,

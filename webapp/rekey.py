@@ -103,9 +103,7 @@ async def _rekey_batch(
     pk = table._meta.primary_key  # ``id``, which ``type[Table]`` does not declare
     columns = (*protected.encrypted, *(index.column for index in protected.indexes))
     async with db.write_transaction():
-        query = (
-            table.select(pk, *columns).where(pk > after_id).order_by(pk).limit(batch_size)
-        )
+        query = table.select(pk, *columns).where(pk > after_id).order_by(pk).limit(batch_size)
         if not db.is_sqlite():
             query = query.lock_rows()
         rows = await query

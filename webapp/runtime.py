@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webapp.clock import SystemClock
 from webapp.crypto import Keyring
 from webapp.identity.authority import IdentityAuthority
 from webapp.settings import Settings
 from webapp.sms.channels import SmsChannel, make_channel
+
+if TYPE_CHECKING:
+    from webapp.face.pool import FacePool
 
 
 @dataclass
@@ -19,11 +22,11 @@ class Runtime:
     clock: Any
     sms_channel: SmsChannel
     authority: IdentityAuthority
-    _face_pool: Any = field(default=None, repr=False)
+    _face_pool: FacePool | None = field(default=None, repr=False)
     _owns_face_pool: bool = field(default=False, repr=False)
 
     @property
-    def face_pool(self):
+    def face_pool(self) -> FacePool:
         """The dlib worker processes, started on first use (most requests never need them)."""
         if self._face_pool is None:
             from webapp.face.pool import FacePool
@@ -34,7 +37,7 @@ class Runtime:
 
     def close(self) -> None:
         """Stop the worker processes this runtime started (a pool handed in belongs to its giver)."""
-        if self._owns_face_pool:
+        if self._owns_face_pool and self._face_pool is not None:
             self._face_pool.close()
             self._face_pool, self._owns_face_pool = None, False
 
@@ -53,10 +56,10 @@ class Runtime:
     def phone_indexes(self, phone: str) -> list[str]:
         return list(self.keyring.blind_indexes("phone", phone))
 
-    def account_lock(self, account: dict) -> str:
+    def account_lock(self, encrypted_id_number: bytes) -> str:
         """The lock key of one account's writers: the current key's index of its ID number, not the stored
         one, which `webapp rekey` may change between two writers' reads."""
-        return self.id_index(self.keyring.decrypt_text(account["id_number"], "account.id_number"))
+        return self.id_index(self.keyring.decrypt_text(encrypted_id_number, "account.id_number"))
 
     def limit_key(self, name: str, subject: str) -> str:
         """Limit keys are keyed hashes, so the table holds no phone number or IP address."""
@@ -66,21 +69,17 @@ class Runtime:
 def build_runtime(settings: Settings, clock: Any = None) -> Runtime:
     keyring = Keyring(settings.secret_key, settings.retired_secret_keys)
     clock = clock or SystemClock()
-    runtime = Runtime(
-        settings=settings,
-        keyring=keyring,
-        clock=clock,
-        sms_channel=make_channel(settings, clock),
-        authority=None,  # type: ignore[arg-type]  # set below: the local authority needs the runtime's pool
-    )
+    authority: IdentityAuthority
     if settings.authority == "http":
         from webapp.identity.http_authority import HttpAuthority
 
-        runtime.authority = HttpAuthority(
+        authority = HttpAuthority(
             settings.authority_url, settings.authority_api_key, settings.authority_timeout
         )
     else:
         from webapp.identity.local_authority import LocalAuthority
 
-        runtime.authority = LocalAuthority(keyring, lambda: runtime.face_pool, settings.face_threshold)
+        # the local authority compares faces in the runtime's worker pool, started on first use
+        authority = LocalAuthority(keyring, lambda: runtime.face_pool, settings.face_threshold)
+    runtime = Runtime(settings, keyring, clock, make_channel(settings, clock), authority)
     return runtime

@@ -6,6 +6,7 @@ from another route module."""
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from ipaddress import ip_address
 from typing import Annotated, Any
@@ -15,7 +16,7 @@ from litestar import Request, Response
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie, State
 from litestar.di import NamedDependency, Provide
-from litestar.enums import RequestEncodingType
+from litestar.enums import RequestEncodingType, ScopeType
 from litestar.params import Body
 from litestar.plugins.htmx import HTMXRequest, HTMXTemplate
 from litestar.response import Template
@@ -125,10 +126,10 @@ class Steps:
         raise ValueError(f"no step {step!r} in {self.order}")
 
 
-def wants_partial(request: Request) -> bool:
+def wants_partial(request: Request[Any, Any, Any]) -> bool:
     """htmx swaps only the step; a plain request (no JavaScript, reload, bookmark) gets the whole page."""
     htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.boosted and not htmx.history_restore_request
+    return htmx is not None and bool(htmx) and not htmx.boosted and not htmx.history_restore_request
 
 
 def render(
@@ -158,16 +159,16 @@ class LocaleMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             set_locale(Request(scope))
         await self.app(scope, receive, send)
 
 
-def set_locale(request: Request) -> None:
+def set_locale(request: Request[Any, Any, Any]) -> None:
     current_locale.set(negotiate(request.cookies.get("lang"), request.headers.get("accept-language")))
 
 
-def security_headers_hook(hsts: bool):
+def security_headers_hook(hsts: bool) -> Callable[[Message, Scope], Awaitable[None]]:
     """A before_send hook rather than a middleware, so it also covers 404s raised before routing."""
     headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
     if hsts:
@@ -195,7 +196,7 @@ def safe_next(target: str | None, default: str = "/account") -> str:
     return quote(target, safe="/?&=%#:@!$'()*+,;~-._")
 
 
-def came_from(request: Request, default: str) -> str:
+def came_from(request: Request[Any, Any, Any], default: str) -> str:
     """The page of this site a link was followed from (its Referer), for a 返回 that goes back there."""
     source = urlsplit(request.headers.get("referer", ""))
     if source.netloc != request.headers.get("host", "") or source.path == request.url.path:
@@ -203,7 +204,9 @@ def came_from(request: Request, default: str) -> str:
     return safe_next(source.path + (f"?{source.query}" if source.query else ""), default)
 
 
-def redirect(request: Request, location: str, cookies: list[Cookie] | None = None) -> Response:
+def redirect(
+    request: Request[Any, Any, Any], location: str, cookies: list[Cookie] | None = None
+) -> Response[Any]:
     """A 303 for plain forms; for htmx, HX-Redirect so the whole page changes, not a swapped fragment."""
     if getattr(request, "htmx", None):
         return Response(

@@ -20,6 +20,7 @@ from typing import Any
 from webapp import audit
 from webapp.accounts.outcomes import AccountState, Outcome, Refusal, code_refusal
 from webapp.accounts.passwords import hash_password
+from webapp.accounts.records import AccountRecord
 from webapp.accounts.registration import move_to_new_phone
 from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
@@ -33,7 +34,7 @@ USERNAME_HINT = N_("6-20位字符，第一位必须为字母，支持数字、�
 HOLDER_STATES = (AccountState.UNACTIVATED, AccountState.ACTIVE)  # a disabled one: the registration office
 
 
-async def _holder_match(rt: Runtime, id_number: str, phone: str) -> dict | None:
+async def _holder_match(rt: Runtime, id_number: str, phone: str) -> dict[str, Any] | None:
     """The account whose ID number and phone on record these are (unactivated or active)."""
     row = (
         await Account.select(Account.id, Account.state, Account.phone_index)
@@ -78,7 +79,7 @@ async def check_activation_code(
     return Outcome(value=Holder(match["id"], state == AccountState.ACTIVE))
 
 
-async def find_unactivated(rt: Runtime, name: str, id_number: str) -> dict[str, Any] | None:
+async def find_unactivated(rt: Runtime, name: str, id_number: str) -> AccountRecord | None:
     return await find_by_name_and_id(rt, name, id_number, AccountState.UNACTIVATED)
 
 

@@ -29,9 +29,9 @@ from webapp.accounts.activation import (
 from webapp.accounts.auth import session_cookie
 from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.outcomes import MESSAGES
+from webapp.accounts.records import load_account
 from webapp.accounts.recovery import reset_password
 from webapp.accounts.registration import send_code_to_new_phone
-from webapp.accounts.tables import Account
 from webapp.accounts.views import code_sent
 from webapp.audit import Origin
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
@@ -241,17 +241,16 @@ async def _reset_password(
 ) -> Response[Any]:
     """An active account's holder, proved by the phone on record: a new password, as 忘记密码 sets it
     (sessions end, this address's lock lifts), then 登录 with it."""
-    assert flow.account_id is not None
+    account = await load_account(flow.account_id) if flow.account_id else None
+    if account is None:
+        return await _step1(request, rt, {}, {"form": PHONE_EXPIRED})
     errors: dict[str, str] = {}
-    row = await Account.select(Account.username).where(Account.id == flow.account_id).first()
-    password = forms.read_new_password(data, errors, row["username"])
+    password = forms.read_new_password(data, errors, account.username)
     if errors or password is None:
         return _step2(request, data, errors, flow.data.get("via", ""), reset=True)
-    if not await flows.claim(
-        flow, State.PHONE_VERIFIED, State.DONE
-    ):  # single use, even under parallel submissions
+    if not await flows.claim(flow, State.PHONE_VERIFIED, State.DONE):  # once, even in parallel
         return await _step1(request, rt, {}, {"form": PHONE_EXPIRED})
-    await reset_password(rt, flow.account_id, password, origin)
+    await reset_password(rt, account.id, password, origin)
     done = await flows.finish(rt, flow)
     return redirect(request, "/login?reset=1", cookies=[done, session_cookie(rt, None)])
 
@@ -296,7 +295,7 @@ async def activate_face_identify(request: HTMXRequest, data: Form, rt: RuntimeDe
         rt,
         FlowKind.ACTIVATE,
         State.IDENTIFIED,
-        account["id"] if account else None,
+        account.id if account else None,
         via=BY_FACE,
         subject=identifier_key(rt, id_number),
     )
@@ -306,7 +305,7 @@ async def activate_face_identify(request: HTMXRequest, data: Form, rt: RuntimeDe
 async def activate_passed(passed: Passed) -> Response[Any]:
     if passed.flow is not None:
         await flows.advance(passed.flow, State.FACE_VERIFIED)
-    await audit.record("activation_face_verified", passed.rt.clock.now(), passed.origin, passed.account["id"])
+    await audit.record("activation_face_verified", passed.rt.clock.now(), passed.origin, passed.account.id)
     return json_answer(True, _("身份核验通过"), "/activate/face")
 
 

@@ -20,7 +20,7 @@ from litestar.handlers import BaseRouteHandler
 from litestar.types import ControllerRouterHandler
 
 from webapp.accounts import guard, sessions
-from webapp.accounts.tables import Account
+from webapp.accounts.records import AccountRecord, load_account
 from webapp.audit import Origin
 from webapp.runtime import Runtime
 from webapp.web import redirect, runtime_of
@@ -28,7 +28,7 @@ from webapp.web import redirect, runtime_of
 SIGNED_IN = "signed_in_account"  # where the guard leaves the account, in the connection's state
 
 
-AccountDep = NamedDependency[dict[str, Any]]  # the ``account`` of a signed-in route: the row
+AccountDep = NamedDependency[AccountRecord]  # the ``account`` of a signed-in route
 
 
 class SignInRequired(NotAuthorizedException):
@@ -79,13 +79,10 @@ async def current_session(connection: ASGIConnection[Any, Any, Any, Any]) -> ses
     return await sessions.load_session(rt, session_token(rt, connection))
 
 
-async def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any] | None:
+async def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountRecord | None:
     """The session's account, for the endpoints that are not pages (the face scan's)."""
     active = await current_session(connection)
-    if active is None:
-        return None
-    row: dict[str, Any] | None = await Account.select().where(Account.id == active.account_id).first()
-    return row
+    return await load_account(active.account_id) if active is not None else None
 
 
 async def renew_session(
@@ -98,11 +95,8 @@ async def renew_session(
 
 async def requires_sign_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """The guard of every signed-in route."""
-    active = await current_session(connection)
-    account = None
-    if active is not None:
-        account = await Account.select().where(Account.id == active.account_id).first()
-    if active is None or account is None:
+    account = await signed_in_account(connection)
+    if account is None:
         raise SignInRequired(handler.opt.get("back_to") or connection.url.path)
     connection.state[SIGNED_IN] = account
 
@@ -112,8 +106,8 @@ def to_sign_in(request: Request[Any, Any, Any], refusal: SignInRequired) -> Resp
     return redirect(request, "/login?next=" + quote(refusal.back_to, safe="/"))
 
 
-def provide_account(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    account: dict[str, Any] = request.state[SIGNED_IN]
+def provide_account(request: Request[Any, Any, Any]) -> AccountRecord:
+    account: AccountRecord = request.state[SIGNED_IN]
     return account
 
 

@@ -89,9 +89,7 @@ def read_validity(
     return Validity(valid_from, period, valid_to)
 
 
-def read_identity(
-    form: dict[str, Any], today: date, errors: dict[str, str]
-) -> tuple[str | None, str | None]:
+def read_identity(form: dict[str, Any], today: date, errors: dict[str, str]) -> tuple[str | None, str | None]:
     name = id_number = None
     try:
         name = validate_name(text(form, "name", 40))

@@ -18,6 +18,8 @@ async def record_consent(rt: Runtime, account_id: int, origin: audit.Origin) -> 
 
 async def raise_to_level_4(rt: Runtime, account_id: int, check: FaceCheck, origin: audit.Origin) -> None:
     """The account keeps its own encrypted template; frames are gone with the request."""
+    if check.embedding is None:
+        raise ValueError("only a passed check raises the level, and it carries its embedding")
     now = rt.clock.now()
     await Account.update(
         {

@@ -7,10 +7,12 @@ from typing import Any
 from litestar import Response, get, post
 from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
+from litestar.types import ControllerRouterHandler
 
 from webapp.accounts.auth import AccountDep, renew_session, signed_in_router
 from webapp.accounts.level import raise_to_level_4, withdraw_consent
 from webapp.accounts.outcomes import Level4Offer
+from webapp.accounts.records import AccountRecord
 from webapp.accounts.tables import Account
 from webapp.accounts.views import account_view, section_nav
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
@@ -39,7 +41,7 @@ async def upgrade_page(
     account: AccountDep,
     next: FromQuery[str] = "",  # noqa: A002
 ) -> Response[Any]:
-    if account["level"] >= 4:
+    if account.level >= 4:
         return redirect(request, safe_next(next, "/level"))
     return render(
         request,
@@ -47,7 +49,7 @@ async def upgrade_page(
         purpose="upgrade",
         title=_("四级实名"),
         back="/level",
-        consent_needed=account["face_consent_at"] is None,
+        consent_needed=account.face_consent_at is None,
         next=safe_next(next, ""),
         intro=_("请本人正对摄像头，按提示完成动作，系统将与权威部门的身份证照片比对。"),
     )
@@ -55,7 +57,7 @@ async def upgrade_page(
 
 async def upgrade_passed(passed: Passed) -> Response[Any]:
     """The account keeps the scan's template; a new session token for the new level."""
-    rt, account_id = passed.rt, passed.account["id"]
+    rt, account_id = passed.rt, passed.account.id
     await raise_to_level_4(rt, account_id, passed.check, passed.origin)
     cookie = await renew_session(rt, passed.request, account_id, passed.origin)
     response = json_answer(True, _("已提升为四级实名"), passed.next_path or "/level?done=4")
@@ -63,14 +65,14 @@ async def upgrade_passed(passed: Passed) -> Response[Any]:
     return response
 
 
-def already_level_4(account: dict[str, Any]) -> str:
-    return _("已是四级实名") if account["level"] >= 4 else ""
+def already_level_4(account: AccountRecord) -> str:
+    return _("已是四级实名") if account.level >= 4 else ""
 
 
 @get("/level/withdraw")
 async def withdraw_page(request: HTMXRequest, account: AccountDep) -> Response[Any]:
     """撤回人脸授权 asks first: what goes with the consent, then 确认撤回 or 取消."""
-    if account["level"] < 4:
+    if account.level < 4:
         return redirect(request, "/level")
     return render(request, "level_withdraw.html")
 
@@ -79,17 +81,19 @@ async def withdraw_page(request: HTMXRequest, account: AccountDep) -> Response[A
 async def withdraw(
     request: HTMXRequest, rt: RuntimeDep, origin: OriginDep, account: AccountDep
 ) -> Response[Any]:
-    await withdraw_consent(rt, account["id"], origin)
-    cookie = await renew_session(rt, request, account["id"], origin)
+    await withdraw_consent(rt, account.id, origin)
+    cookie = await renew_session(rt, request, account.id, origin)
     return redirect(request, "/level?done=withdrawn", cookies=[cookie])
 
 
 @post("/level/offer/dismiss")
 async def dismiss_offer(request: HTMXRequest, account: AccountDep) -> Response[Any]:
     """暂不: the first-login guide stops appearing."""
-    await Account.update({Account.level4_offer: Level4Offer.DISMISSED}).where(Account.id == account["id"])
+    await Account.update({Account.level4_offer: Level4Offer.DISMISSED}).where(Account.id == account.id)
     return redirect(request, "/account")
 
 
 FACE_PURPOSES = [FacePurpose("upgrade", upgrade_passed, signed_in=True, refusal=already_level_4)]
-ROUTES = [signed_in_router(level_page, upgrade_page, withdraw_page, withdraw, dismiss_offer)]
+ROUTES: list[ControllerRouterHandler] = [
+    signed_in_router(level_page, upgrade_page, withdraw_page, withdraw, dismiss_offer)
+]

@@ -7,6 +7,7 @@ from typing import Any
 
 from litestar import Response, get, post
 from litestar.plugins.htmx import HTMXRequest
+from litestar.types import ControllerRouterHandler
 
 from webapp.accounts import flows, forms
 from webapp.accounts.auth import AccountDep, device_of, session_token, signed_in_router
@@ -66,7 +67,7 @@ async def _phone_page(
 
 @get("/account/phone")
 async def phone_page(request: HTMXRequest, rt: RuntimeDep, account: AccountDep) -> Response[Any]:
-    step = 1 if await _phone_flow(request, rt, account["id"]) is None else 2
+    step = 1 if await _phone_flow(request, rt, account.id) is None else 2
     return await _phone_page(request, rt, step, {}, {})
 
 
@@ -85,7 +86,7 @@ async def phone_password(
     )
     if not result.ok:
         return await _phone_page(request, rt, 1, {}, login_error(result, rt.clock.now()))
-    _flow, cookie = await flows.start_flow(rt, FlowKind.CHANGE_PHONE, State.PASSWORD_OK, account["id"])
+    _flow, cookie = await flows.start_flow(rt, FlowKind.CHANGE_PHONE, State.PASSWORD_OK, account.id)
     return await _phone_page(request, rt, 2, {}, {}, cookies=[cookie])
 
 
@@ -103,7 +104,7 @@ async def _phone_flow(request: HTMXRequest, rt: Runtime, account_id: int) -> flo
 async def phone_sms(
     request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
 ) -> Response[Any]:
-    if await _phone_flow(request, rt, account["id"]) is None:
+    if await _phone_flow(request, rt, account.id) is None:
         return await _password_again(request, rt)
     errors: dict[str, str] = {}
     notice = ""
@@ -118,14 +119,14 @@ async def phone_sms(
 async def phone_submit(
     request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
 ) -> Response[Any]:
-    flow = await _phone_flow(request, rt, account["id"])
+    flow = await _phone_flow(request, rt, account.id)
     if flow is None:
         return await _password_again(request, rt)
     errors: dict[str, str] = {}
     phone = forms.read_phone(data, errors)
     code = forms.read_code(data, errors)
     if not errors and phone and code:
-        moved = await move_to_new_phone(rt, account["id"], phone, code, Purpose.CHANGE_PHONE, origin)
+        moved = await move_to_new_phone(rt, account.id, phone, code, Purpose.CHANGE_PHONE, origin)
         errors = moved.errors()
         if moved.value is not None:
             await _notify_old_phone(rt, moved.value, phone)
@@ -155,10 +156,10 @@ async def password_submit(
     old = forms.text(data, "old_password", 128)
     if not old:
         errors["old_password"] = N_("请输入旧密码")
-    new = forms.read_new_password(data, errors, account["username"])
+    new = forms.read_new_password(data, errors, account.username)
     if not errors and new:
         changed = await change_password(
-            rt, account["id"], old, new, origin, session_token(rt, request), device_of(rt, request)
+            rt, account.id, old, new, origin, session_token(rt, request), device_of(rt, request)
         )
         if changed.ok:
             return redirect(request, "/account?done=password")
@@ -171,6 +172,6 @@ async def password_submit(
     )
 
 
-ROUTES = [
+ROUTES: list[ControllerRouterHandler] = [
     signed_in_router(phone_page, phone_password, phone_sms, phone_submit, password_page, password_submit)
 ]

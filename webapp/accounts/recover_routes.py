@@ -14,6 +14,7 @@ from webapp import audit
 from webapp.accounts import flows, forms
 from webapp.accounts.auth import session_cookie
 from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.records import AccountRecord, load_account
 from webapp.accounts.recovery import (
     check_recovery_code,
     find_for_recovery,
@@ -21,7 +22,6 @@ from webapp.accounts.recovery import (
     send_recovery_code,
     sms_shadow,
 )
-from webapp.accounts.tables import Account
 from webapp.accounts.views import mask_id_number
 from webapp.faceflows import service as face
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
@@ -72,8 +72,9 @@ async def recover_page(
     request: HTMXRequest, rt: RuntimeDep, method: FromQuery[str] = "face"
 ) -> Response[Any]:
     flow = await flows.load_in(rt, request, FlowKind.RECOVER, State.VERIFIED)
-    if flow and flow.account_id is not None:
-        return await _reset_step(request, rt, flow.account_id)
+    account = await load_account(flow.account_id) if flow and flow.account_id else None
+    if account is not None:
+        return await _reset_step(request, rt, account)
     if method == "sms":
         return await _sms_step(request, rt, {}, {})
     return _page(request, "identify")
@@ -110,7 +111,7 @@ async def recover_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) -> 
         rt,
         FlowKind.RECOVER,
         State.IDENTIFIED,
-        account["id"] if account else None,
+        account.id if account else None,
         subject=face.identifier_key(rt, id_number),
     )
     return _page(
@@ -122,7 +123,7 @@ async def recover_passed(passed: Passed) -> Response[Any]:
     if passed.flow is not None:
         await flows.advance(passed.flow, State.VERIFIED)
     await audit.record(
-        "recovery_verified", passed.rt.clock.now(), passed.origin, passed.account["id"], method="face"
+        "recovery_verified", passed.rt.clock.now(), passed.origin, passed.account.id, method="face"
     )
     return json_answer(True, _("身份核验通过"), "/recover")
 
@@ -150,8 +151,9 @@ async def recover_code(request: HTMXRequest, data: Form, rt: RuntimeDep, origin:
     if not errors and name and id_number and phone and code:
         checked = await check_recovery_code(rt, name, id_number, phone, code, origin)
         if checked.value is not None:
-            _flow, cookie = await flows.start_flow(rt, FlowKind.RECOVER, State.VERIFIED, checked.value)
-            return await _reset_step(request, rt, checked.value, cookies=[cookie])
+            account = checked.value
+            _flow, cookie = await flows.start_flow(rt, FlowKind.RECOVER, State.VERIFIED, account.id)
+            return await _reset_step(request, rt, account, cookies=[cookie])
         errors.update(checked.errors())
     return await _sms_step(request, rt, data, errors)
 
@@ -159,12 +161,11 @@ async def recover_code(request: HTMXRequest, data: Form, rt: RuntimeDep, origin:
 async def _reset_step(
     request: HTMXRequest,
     rt: Runtime,
-    account_id: int,
+    account: AccountRecord,
     errors: dict[str, str] | None = None,
     cookies: list[Cookie] | None = None,
 ) -> Response[Any]:
-    row = await Account.select(Account.id_number).where(Account.id == account_id).first()
-    masked = mask_id_number(rt.keyring.decrypt_text(row["id_number"], "account.id_number"))
+    masked = mask_id_number(rt.keyring.decrypt_text(account.id_number, "account.id_number"))
     return render(
         request,
         "recover.html",
@@ -182,16 +183,16 @@ async def _reset_step(
 async def recover_reset(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep) -> Response[Any]:
     """Step 2: 新密码, 确认, 下一步. Every session ends, the lock is cleared."""
     flow = await flows.load_in(rt, request, FlowKind.RECOVER, State.VERIFIED)
-    if flow is None or flow.account_id is None:
+    account = await load_account(flow.account_id) if flow and flow.account_id else None
+    if flow is None or account is None:
         return _page(request, "identify", {}, {"form": EXPIRED})
     errors: dict[str, str] = {}
-    row = await Account.select(Account.username).where(Account.id == flow.account_id).first()
-    password = forms.read_new_password(data, errors, row["username"])
+    password = forms.read_new_password(data, errors, account.username)
     if errors or password is None:
-        return await _reset_step(request, rt, flow.account_id, errors)
+        return await _reset_step(request, rt, account, errors)
     if not await flows.claim(flow, State.VERIFIED, State.DONE):  # single use, even under parallel submissions
         return _page(request, "identify", {}, {"form": EXPIRED})
-    await reset_password(rt, flow.account_id, password, origin)
+    await reset_password(rt, account.id, password, origin)
     done = await flows.finish(rt, flow)
     return redirect(request, "/login?reset=1", cookies=[done, session_cookie(rt, None)])
 

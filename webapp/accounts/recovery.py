@@ -9,18 +9,19 @@ from webapp import audit
 from webapp.accounts import guard, sessions
 from webapp.accounts.outcomes import AccountState, Outcome, code_refusal
 from webapp.accounts.passwords import hash_password
+from webapp.accounts.records import AccountRecord
 from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
 from webapp.runtime import Runtime
 from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
 
 
-async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> dict | None:
+async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> AccountRecord | None:
     return await find_by_name_and_id(rt, name, id_number, AccountState.ACTIVE)
 
 
-async def _phone_matches(rt: Runtime, account: dict | None, phone: str) -> bool:
-    return account is not None and account["phone_index"] in rt.phone_indexes(phone)
+async def _phone_matches(rt: Runtime, account: AccountRecord | None, phone: str) -> bool:
+    return account is not None and account.phone_index in rt.phone_indexes(phone)
 
 
 async def sms_shadow(rt: Runtime, name: str, id_number: str, phone: str) -> str | None:
@@ -43,7 +44,7 @@ async def send_recovery_code(
 
 async def check_recovery_code(
     rt: Runtime, name: str, id_number: str, phone: str, code: str, origin: audit.Origin
-) -> Outcome[int]:
+) -> Outcome[AccountRecord]:
     """The account whose phone on record the code proves; a code that matched a shadow (never sent)
     reads as a wrong one."""
     shadow_of = await sms_shadow(rt, name, id_number, phone)
@@ -53,8 +54,8 @@ async def check_recovery_code(
     )
     if account is None:
         return code_refusal(CodeCheck.WRONG if check is CodeCheck.OK else check)
-    await audit.record("recovery_verified", rt.clock.now(), origin, account["id"], method="sms")
-    return Outcome(value=account["id"])
+    await audit.record("recovery_verified", rt.clock.now(), origin, account.id, method="sms")
+    return Outcome(value=account)
 
 
 async def reset_password(rt: Runtime, account_id: int, password: str, origin: audit.Origin) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from litestar import Response, get, post
 from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
+from litestar.types import ControllerRouterHandler
 
 from webapp import audit
 from webapp.accounts import flows, forms, sessions
@@ -122,14 +123,12 @@ async def face_login_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) 
             errors={"identifier": _("请输入手机号或身份证号")},
         )
     account = await find_by_identifier(rt, identifier)
-    usable = (
-        account if account and account["level"] >= 4 and account["state"] == AccountState.ACTIVE else None
-    )
+    usable = account if account and account.level >= 4 and account.state == AccountState.ACTIVE else None
     _flow, cookie = await flows.start_flow(
         rt,
         FlowKind.FACE_LOGIN,
         State.IDENTIFIED,
-        usable["id"] if usable else None,
+        usable.id if usable else None,
         subject=face.identifier_key(rt, identifier),
     )
     return render(
@@ -147,7 +146,7 @@ async def face_login_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) 
 
 
 async def face_login_passed(passed: Passed) -> Response[Any]:
-    rt, account_id = passed.rt, passed.account["id"]
+    rt, account_id = passed.rt, passed.account.id
     if passed.flow is not None:
         await flows.finish(rt, passed.flow)
     cookie = await renew_session(rt, passed.request, account_id, passed.origin)
@@ -174,7 +173,7 @@ async def account_page(
 ) -> Response[Any]:
     notice = _(DONE_NOTICES[done]) if done in DONE_NOTICES else ""
     offer = (
-        account["level"] < 4 and account["level4_offer"] == Level4Offer.PENDING
+        account.level < 4 and account.level4_offer == Level4Offer.PENDING
     )  # 首次登录引导, until taken or dismissed
     return render(
         request,
@@ -194,7 +193,7 @@ FACE_PURPOSES = [
         notice=N_("【工商注册身份验证】您的账号刚刚通过人脸识别登录。如非本人操作，请立即修改密码。"),
     )
 ]
-ROUTES = [
+ROUTES: list[ControllerRouterHandler] = [
     login_page,
     login_submit,
     logout,

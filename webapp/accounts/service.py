@@ -9,6 +9,7 @@ from webapp import audit, limits
 from webapp.accounts import guard
 from webapp.accounts.outcomes import AccountState, Outcome, Refusal
 from webapp.accounts.passwords import hash_password, verify_password
+from webapp.accounts.records import AccountRecord, account_where, load_account
 from webapp.accounts.tables import Account
 from webapp.db import write_transaction
 from webapp.identity.rules import normalize_id_number
@@ -61,7 +62,7 @@ async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> 
                 updated_at=now,
             )
         ).returning(Account.id)
-        account_id = rows[0]["id"]
+        account_id: int = rows[0]["id"]
         await audit.record(
             "account_created" if new.password else "account_imported",
             now,
@@ -72,26 +73,28 @@ async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> 
     return account_id
 
 
-async def find_by_identifier(rt: Runtime, raw: str) -> dict | None:
+async def find_by_identifier(rt: Runtime, raw: str) -> AccountRecord | None:
     """ID number, phone number or username, whichever the text looks like."""
     value = (raw or "").strip()
     if not value or len(value) > 40:
         return None
     id_number, phone = normalize_id_number(value), normalize_phone(value)
     if len(id_number) == 18:
-        return await Account.select().where(Account.id_index.is_in(rt.id_indexes(id_number))).first()
+        return await account_where(Account.id_index.is_in(rt.id_indexes(id_number)))
     if MOBILE.fullmatch(phone):
-        return await Account.select().where(Account.phone_index.is_in(rt.phone_indexes(phone))).first()
-    return await Account.select().where(Account.username_key == value.lower()).first()
+        return await account_where(Account.phone_index.is_in(rt.phone_indexes(phone)))
+    return await account_where(Account.username_key == value.lower())
 
 
-async def find_by_name_and_id(rt: Runtime, name: str, id_number: str, state: str) -> dict | None:
+async def find_by_name_and_id(
+    rt: Runtime, name: str, id_number: str, state: AccountState
+) -> AccountRecord | None:
     """The account in ``state`` when name and ID number together match it (for the identity checks of
     忘记密码 and activation by face, which answer alike either way)."""
-    row = await Account.select().where(Account.id_index.is_in(rt.id_indexes(id_number))).first()
-    if row is None or row["state"] != state:
+    account = await account_where(Account.id_index.is_in(rt.id_indexes(id_number)))
+    if account is None or account.state != state:
         return None
-    return row if rt.keyring.decrypt_text(row["name"], "account.name") == name else None
+    return account if rt.keyring.decrypt_text(account.name, "account.name") == name else None
 
 
 LoginResult = Outcome[int]  # the account signed in (or whose password was confirmed), or why not
@@ -125,14 +128,14 @@ def canonical_identifier(raw: str) -> str:
     return f"username:{value.lower()}"
 
 
-def guard_subject(account: dict | None, identifier: str = "") -> str:
+def guard_subject(account: AccountRecord | None, identifier: str = "") -> str:
     """Whose failures an attempt counts towards: the account, or the identifier that names nobody."""
-    return guard.account_subject(account["id"]) if account else f"nobody:{canonical_identifier(identifier)}"
+    return guard.account_subject(account.id) if account else f"nobody:{canonical_identifier(identifier)}"
 
 
 async def password_attempt(
     rt: Runtime,
-    account: dict | None,
+    account: AccountRecord | None,
     password: str,
     origin: audit.Origin,
     purpose: str,
@@ -145,12 +148,12 @@ async def password_attempt(
     again (修改手机号, 修改密码). Whatever the account's state, and for identifiers that name nobody, a wrong
     password answers alike; only the right one learns that an account is disabled or not yet activated."""
     now = rt.clock.now()
-    account_id = account["id"] if account else None
+    account_id = account.id if account else None
     source = guard.source_of(rt, account_id, device_cookie, origin.ip)
     reservation = await guard.reserve(rt, guard_subject(account, identifier), source, now)
     if reservation.verdict.locked_until:
         return await _locked(reservation.verdict, account_id, now, origin, purpose)
-    matches, needs_rehash = await verify_password(account["password_hash"] if account else None, password)
+    matches, needs_rehash = await verify_password(account.password_hash if account else None, password)
     verdict = await guard.settle(rt, reservation, matches, now)
     if verdict.locked_until:
         return await _locked(verdict, account_id, now, origin, purpose)
@@ -158,10 +161,10 @@ async def password_attempt(
         reason = "password" if account else "unknown_account"
         await audit.record("login_failed", now, origin, account_id, reason=reason, purpose=purpose)
         return LoginResult(Refusal.WRONG_PASSWORD)
-    if account["state"] == AccountState.DISABLED:
+    if account.state == AccountState.DISABLED:
         await audit.record("login_failed", now, origin, account_id, reason="disabled")
         return LoginResult(Refusal.DISABLED)
-    if account["state"] == AccountState.UNACTIVATED:
+    if account.state == AccountState.UNACTIVATED:
         await audit.record("activation_required", now, origin, account_id)
         return LoginResult(Refusal.UNACTIVATED)
     if needs_rehash:
@@ -177,7 +180,7 @@ async def _locked(
     verdict: guard.Verdict, account_id: int | None, now: datetime, origin: audit.Origin, purpose: str
 ) -> LoginResult:
     if verdict.newly_locked:
-        until = verdict.locked_until.isoformat()
+        until = verdict.locked_until.isoformat() if verdict.locked_until else ""
         await audit.record("account_locked", now, origin, account_id, until=until, purpose=purpose)
     else:
         await audit.record("login_failed", now, origin, account_id, reason="locked", purpose=purpose)
@@ -197,7 +200,7 @@ async def change_password(
     the other sessions end."""
     from webapp.accounts import sessions
 
-    account = await Account.select().where(Account.id == account_id).first()
+    account = await load_account(account_id)
     result = await password_attempt(rt, account, old, origin, "change_password", device_cookie=device_cookie)
     if not result.ok:
         return Outcome(result.refusal, until=result.until)
@@ -218,6 +221,8 @@ async def change_phone(rt: Runtime, account_id: int, new_phone: str, origin: aud
         if await Account.exists().where(Account.phone_index.is_in(rt.phone_indexes(new_phone))):
             raise AccountExists("phone")
         row = await Account.select(Account.phone).where(Account.id == account_id).first()
+        if row is None:
+            raise LookupError(f"no account {account_id}")
         await Account.update(
             {
                 Account.phone_index: index,

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from webapp.accounts.outcomes import Outcome, Refusal
+from webapp.accounts.records import AccountRecord
 from webapp.clock import clock_time
 from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
@@ -23,16 +24,16 @@ def mask_name(name: str) -> str:
     return "*" * (len(name) - 1) + name[-1] if len(name) > 1 else name
 
 
-def account_view(rt: Runtime, row: dict) -> dict:
+def account_view(rt: Runtime, row: AccountRecord) -> dict[str, Any]:
     k = rt.keyring
     return {
-        "id": row["id"],
-        "name": mask_name(k.decrypt_text(row["name"], "account.name")),
-        "id_number": mask_id_number(k.decrypt_text(row["id_number"], "account.id_number")),
-        "phone": mask_phone(k.decrypt_text(row["phone"], "account.phone")),
-        "username": row["username"],
-        "level": row["level"],
-        "state": row["state"],
+        "id": row.id,
+        "name": mask_name(k.decrypt_text(row.name, "account.name")),
+        "id_number": mask_id_number(k.decrypt_text(row.id_number, "account.id_number")),
+        "phone": mask_phone(k.decrypt_text(row.phone, "account.phone")),
+        "username": row.username,
+        "level": row.level,
+        "state": row.state,
     }
 
 
@@ -45,12 +46,12 @@ SECTIONS = (
 )
 
 
-def section_nav(rt: Runtime, row: dict, section: str) -> dict:
+def section_nav(rt: Runtime, row: AccountRecord, section: str) -> dict[str, Any]:
     return {
         "section": section,
         "sections": SECTIONS,
-        "name": mask_name(rt.keyring.decrypt_text(row["name"], "account.name")),
-        "level": row["level"],
+        "name": mask_name(rt.keyring.decrypt_text(row.name, "account.name")),
+        "level": row.level,
     }
 
 

@@ -16,11 +16,12 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXRequest
+from litestar.types import ControllerRouterHandler
 
 from webapp.accounts import flows, forms
 from webapp.accounts.auth import AccountDep, signed_in_router
 from webapp.accounts.flows import FlowKind, State
-from webapp.accounts.tables import Account
+from webapp.accounts.records import AccountRecord, load_account
 from webapp.accounts.views import section_nav
 from webapp.audit import Origin
 from webapp.business.rules import default_business_until, latest_business_until
@@ -55,11 +56,11 @@ HIDDEN_REASONS = {
 DONE_NOTICES = {"on": N_("已选择办理工商登记注册"), "off": N_("已选择不办理工商登记注册")}
 
 
-def _choice_and_until(rt: Runtime, account: dict[str, Any]) -> tuple[str, str]:
+def _choice_and_until(rt: Runtime, account: AccountRecord) -> tuple[str, str]:
     """What the form shows: the stored choice while it holds, else 否 with the default end date."""
     today = rt.clock.today()
-    until = account["business_until"]
-    if account["business_registration"] and until is not None and until >= today:
+    until = account.business_until
+    if account.business_registration and until is not None and until >= today:
         return "yes", until.isoformat()
     return "no", default_business_until(today).isoformat()
 
@@ -67,7 +68,7 @@ def _choice_and_until(rt: Runtime, account: dict[str, Any]) -> tuple[str, str]:
 async def _page(
     request: HTMXRequest,
     rt: Runtime,
-    account: dict[str, Any],
+    account: AccountRecord,
     *,
     choice: str | None = None,
     until: str | None = None,
@@ -81,9 +82,9 @@ async def _page(
     stored_choice, stored_until = _choice_and_until(rt, account)
     refusal = business_refusal(account, today)
     expired = (
-        account["business_registration"]
-        and account["business_until"] is not None
-        and account["business_until"] < today
+        account.business_registration
+        and account.business_until is not None
+        and account.business_until < today
     )
     return render(
         request,
@@ -91,7 +92,7 @@ async def _page(
         "partials/business_step.html",
         status_code=status_code,
         cookies=cookies,
-        level=account["level"],
+        level=account.level,
         choice=choice or stored_choice,
         until=until if until is not None else stored_until,
         min_until=today.isoformat(),
@@ -99,8 +100,8 @@ async def _page(
         errors=errors or {},
         dialog=dialog,
         notice=notice,
-        expired_on=account["business_until"].isoformat() if expired else "",
-        filings=await filings_for_account(rt, account["id"]) if refusal is None else [],
+        expired_on=account.business_until.isoformat() if expired and account.business_until else "",
+        filings=await filings_for_account(rt, account.id) if refusal is None else [],
         hidden_reason=_(HIDDEN_REASONS.get(refusal, REFUSAL_MESSAGES.get(refusal, ""))) if refusal else "",
         upgrade_url=UPGRADE_PATH,
         nav=section_nav(rt, account, "business"),
@@ -122,21 +123,19 @@ async def business_page(
     return await _page(request, rt, account, notice=notice)
 
 
-async def _resume(
-    request: HTMXRequest, rt: Runtime, origin: Origin, account: dict[str, Any]
-) -> Response[Any]:
+async def _resume(request: HTMXRequest, rt: Runtime, origin: Origin, account: AccountRecord) -> Response[Any]:
     """Back from the level-4 face scan: the 是 chosen before it is saved now (once)."""
     flow = await flows.load_flow(rt, request, FlowKind.BUSINESS_SWITCH)
     if (
         flow is None
-        or flow.account_id != account["id"]
+        or flow.account_id != account.id
         or not await flows.claim(flow, State.AWAITING_LEVEL4, State.DONE)
     ):
         return await _page(request, rt, account)
     done = await flows.finish(rt, flow)
     until = forms.parse_date(str(flow.data.get("until", "")))
-    result = await set_business_registration(rt, account["id"], True, until, origin)
-    account = await Account.select().where(Account.id == account["id"]).first()
+    result = await set_business_registration(rt, account.id, True, until, origin)
+    account = await load_account(account.id) or account
     if result.ok:
         return await _page(request, rt, account, notice=_(DONE_NOTICES["on"]), cookies=[done])
     if result.refusal is None or result.refusal is Refusal.NEEDS_LEVEL_4:  # came back without the upgrade
@@ -176,7 +175,7 @@ async def business_switch(
     choice = {True: "yes", False: "no"}.get(enabled, "") if enabled is not None else ""
     if errors or enabled is None:
         return await _page(request, rt, account, choice=choice, until=raw_until, errors=errors)
-    result = await set_business_registration(rt, account["id"], enabled, until, origin)
+    result = await set_business_registration(rt, account.id, enabled, until, origin)
     shown_until = result.until.isoformat() if result.until else raw_until
     if result.refusal is Refusal.NEEDS_LEVEL_4:
         return await _page(request, rt, account, choice="yes", until=shown_until, dialog=True)
@@ -196,8 +195,8 @@ async def business_upgrade(
     _enabled, until, raw_until = _read_switch({**data, "business": "yes"}, errors)
     if errors:
         return await _page(request, rt, account, choice="yes", until=raw_until, errors=errors)
-    if account["level"] >= 4:  # upgraded meanwhile (another tab): save right away
-        result = await set_business_registration(rt, account["id"], True, until, origin)
+    if account.level >= 4:  # upgraded meanwhile (another tab): save right away
+        result = await set_business_registration(rt, account.id, True, until, origin)
         if result.refusal is None:
             return redirect(request, "/business?done=on")
         errors[SWITCH_ERRORS.get(result.refusal, "business")] = _(REFUSAL_MESSAGES[result.refusal])
@@ -206,7 +205,7 @@ async def business_upgrade(
         rt,
         FlowKind.BUSINESS_SWITCH,
         State.AWAITING_LEVEL4,
-        account["id"],
+        account.id,
         until=until.isoformat() if until else "",
     )
     return redirect(request, UPGRADE_PATH, cookies=[cookie])
@@ -218,7 +217,7 @@ async def filing_page(
 ) -> Response[Any]:
     if business_refusal(account, rt.clock.today()) is not None:
         return redirect(request, "/business")
-    detail = await filing_detail_for_account(rt, account["id"], ref)
+    detail = await filing_detail_for_account(rt, account.id, ref)
     if detail is None:
         raise NotFoundException()
     return render(
@@ -241,14 +240,14 @@ async def decide_page(
     decision: FromQuery[str] = "confirm",
 ) -> Response[Any]:
     """确认 or 拒绝 a filing: each needs a fresh face scan against the account's own template."""
-    detail = await filing_detail_for_account(rt, account["id"], reference)
+    detail = await filing_detail_for_account(rt, account.id, reference)
     if detail is None or decision not in {"confirm", "decline"} or not detail.needs_action:
         return redirect(request, "/business")
     _flow, cookie = await flows.start_flow(
         rt,
         FlowKind.FILING_DECISION,
         State.IDENTIFIED,
-        account["id"],
+        account.id,
         reference=reference,
         decision=decision,
     )
@@ -278,7 +277,7 @@ async def decision_passed(passed: Passed) -> Response[Any]:
     reference, decision = flow.data["reference"], flow.data["decision"]
     await flows.finish(rt, flow)
     evidence = FaceEvidence(passed.distance, passed.check.figures)
-    result = await decide(rt, passed.account["id"], reference, decision, evidence, passed.origin)
+    result = await decide(rt, passed.account.id, reference, decision, evidence, passed.origin)
     if result.refusal is not None:
         return json_answer(False, _(REFUSAL_MESSAGES[result.refusal]))
     done = _("已确认") if decision == "confirm" else _("已拒绝")
@@ -286,4 +285,6 @@ async def decision_passed(passed: Passed) -> Response[Any]:
 
 
 FACE_PURPOSES = [FacePurpose("filing", decision_passed, flow_kind=FlowKind.FILING_DECISION, signed_in=True)]
-ROUTES = [signed_in_router(business_page, business_switch, business_upgrade, filing_page, decide_page)]
+ROUTES: list[ControllerRouterHandler] = [
+    signed_in_router(business_page, business_switch, business_upgrade, filing_page, decide_page)
+]

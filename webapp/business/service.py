@@ -18,6 +18,8 @@ from piccolo.columns.combination import Where
 from piccolo.query.functions.aggregate import Max
 
 from webapp import audit
+from webapp.accounts.outcomes import AccountState
+from webapp.accounts.records import AccountRecord, load_account
 from webapp.accounts.tables import Account
 from webapp.accounts.views import mask_id_number, mask_name
 from webapp.business.rules import (
@@ -88,9 +90,10 @@ class IdempotencyConflict(Exception):
 
 @dataclass(frozen=True)
 class FaceEvidence:
-    """What the face check decided: the embedding distance and the liveness figures (no image)."""
+    """What the face check decided: the embedding distance (None when the authority gave none) and the
+    liveness figures (no image)."""
 
-    distance: float
+    distance: float | None
     figures: dict[str, Any] = field(default_factory=dict)
 
 
@@ -297,31 +300,27 @@ async def list_filing_statuses(
 # --- what a named person sees and decides -----------------------------------------------------------
 
 
-def business_refusal(account: dict[str, Any] | None, today: date) -> Refusal | None:
+def business_refusal(account: AccountRecord | None, today: date) -> Refusal | None:
     """Why this account may not take part in business registration today (None: it may)."""
-    if account is None or account["state"] != "active":
+    if account is None or account.state != AccountState.ACTIVE:
         return Refusal.ACCOUNT_INACTIVE
-    if account["level"] < 4:
+    if account.level < 4:
         return Refusal.NEEDS_LEVEL_4
-    if not account["business_registration"]:
+    if not account.business_registration:
         return Refusal.BUSINESS_OFF
-    if account["business_until"] is None or account["business_until"] < today:
+    if account.business_until is None or account.business_until < today:
         return Refusal.BUSINESS_EXPIRED
     return None
 
 
-async def _account(account_id: int) -> dict[str, Any] | None:
-    return await Account.select().where(Account.id == account_id).first()
-
-
-def _indexes_of(rt: Runtime, account: dict[str, Any]) -> list[str]:
+def _indexes_of(rt: Runtime, account: AccountRecord) -> list[str]:
     """The indexes a filing may name this account's ID number by: filings and accounts are rekeyed
     separately, so during a rotation either may still be under a retired key."""
-    return rt.id_indexes(rt.keyring.decrypt_text(account["id_number"], "account.id_number"))
+    return rt.id_indexes(rt.keyring.decrypt_text(account.id_number, "account.id_number"))
 
 
 async def business_refusal_for(rt: Runtime, account_id: int) -> Refusal | None:
-    return business_refusal(await _account(account_id), rt.clock.today())
+    return business_refusal(await load_account(account_id), rt.clock.today())
 
 
 @dataclass(frozen=True)
@@ -382,7 +381,7 @@ def _summary_fields(filing: dict[str, Any], mine: dict[str, Any]) -> dict[str, A
 async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummary]:
     """The filings that name this account's ID number (the newest 200); none unless it may take part
     today. Those waiting for this person come first, then the newest."""
-    account = await _account(account_id)
+    account = await load_account(account_id)
     if account is None or business_refusal(account, rt.clock.today()) is not None:
         return []
     mine = (
@@ -406,7 +405,7 @@ async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: st
     take part today): the caller cannot tell these apart."""
     if not filing_ref or len(filing_ref) > MAX_REFERENCE_LENGTH:
         return None
-    account = await _account(account_id)
+    account = await load_account(account_id)
     if account is None or business_refusal(account, rt.clock.today()) is not None:
         return None
     filing = await Filing.select().where(Filing.reference == filing_ref).first()
@@ -437,10 +436,10 @@ async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: st
     )
 
 
-def _same_name(rt: Runtime, person: dict[str, Any], account: dict[str, Any]) -> bool:
+def _same_name(rt: Runtime, person: dict[str, Any], account: AccountRecord) -> bool:
     k = rt.keyring
     return k.decrypt_text(person["name"], "filing_person.name") == k.decrypt_text(
-        account["name"], "account.name"
+        account.name, "account.name"
     )
 
 
@@ -457,6 +456,8 @@ class DecisionResult:
 
 def _face_distance(face: FaceEvidence) -> float | None:
     """The distance as a plain float (numpy's float32 is no float subclass), or None if it is none."""
+    if face.distance is None:
+        return None
     try:
         distance = float(face.distance)
     except (TypeError, ValueError):
@@ -489,11 +490,11 @@ async def decide(
         return await _refused(Refusal.INVALID_DECISION, now, origin, account_id, reference)
     if not reference or len(reference) > MAX_REFERENCE_LENGTH:
         return await _refused(Refusal.NOT_NAMED, now, origin, account_id, "")
-    first_look = await _account(account_id)
+    first_look = await load_account(account_id)
     if first_look is None:
         return await _refused(Refusal.ACCOUNT_INACTIVE, now, origin, account_id, reference)
-    async with write_transaction(filing_lock(reference), CHANGES_LOCK, rt.account_lock(first_look)):
-        account = await _account(account_id)
+    async with write_transaction(filing_lock(reference), CHANGES_LOCK, rt.account_lock(first_look.id_number)):
+        account = await load_account(account_id)
         refusal = business_refusal(account, rt.clock.today())
         filing = await Filing.select().where(Filing.reference == reference).first()
         mine = None
@@ -591,8 +592,8 @@ async def set_business_registration(
     in the past and at most one year ahead (default: 90 days). 否 always succeeds."""
     today = rt.clock.today()
     now = rt.clock.now()
-    first_look = await _account(account_id)
-    if first_look is None or first_look["state"] != "active":
+    first_look = await load_account(account_id)
+    if first_look is None or first_look.state != AccountState.ACTIVE:
         return BusinessSwitch(Refusal.ACCOUNT_INACTIVE)
     if enabled:
         until = until or default_business_until(today)
@@ -601,11 +602,11 @@ async def set_business_registration(
             return BusinessSwitch(Refusal(problem), enabled, until)
     else:
         until = None
-    async with write_transaction(rt.account_lock(first_look)):
-        account = await _account(account_id)
-        if account is None or account["state"] != "active":
+    async with write_transaction(rt.account_lock(first_look.id_number)):
+        account = await load_account(account_id)
+        if account is None or account.state != AccountState.ACTIVE:
             return BusinessSwitch(Refusal.ACCOUNT_INACTIVE)
-        if enabled and account["level"] < 4:
+        if enabled and account.level < 4:
             return BusinessSwitch(Refusal.NEEDS_LEVEL_4, enabled, until)
         await Account.update(
             {Account.business_registration: enabled, Account.business_until: until, Account.updated_at: now}

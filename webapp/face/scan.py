@@ -106,11 +106,11 @@ class ScanPlan:
     def extra(self) -> Step:
         return next(step for _at, step in self.steps if step in (Step.BLINK, Step.MOUTH))
 
-    def cues(self) -> list[tuple[int, str, object]]:
-        """Everything the page is told, in time order: ``(at ms, "step" | "light", value)``."""
-        cues: list[tuple[int, str, object]] = [(at, "step", step) for at, step in self.steps]
-        cues += [(at, "light", colour) for at, colour in self.colours]
-        return sorted(cues, key=lambda cue: (cue[0], cue[1] != "light"))
+    def cues(self) -> list[tuple[int, Step | tuple[int, int, int]]]:
+        """Everything the page is told, in time order: ``(at ms, instruction or colour)``; at the same
+        moment the colour comes first."""
+        cues: list[tuple[int, Step | tuple[int, int, int]]] = [*self.steps, *self.colours]
+        return sorted(cues, key=lambda cue: (cue[0], isinstance(cue[1], Step)))
 
 
 def _split(total: int, count: int, low: int, high: int, rng: random.Random) -> list[int]:

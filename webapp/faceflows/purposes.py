@@ -16,7 +16,7 @@ from litestar.connection import ASGIConnection
 from webapp.accounts import flows
 from webapp.accounts.auth import signed_in_account
 from webapp.accounts.flows import FlowKind, State
-from webapp.accounts.tables import Account
+from webapp.accounts.records import AccountRecord, load_account
 from webapp.audit import Origin
 from webapp.face.check import FaceCheck
 from webapp.faceflows import service
@@ -32,7 +32,7 @@ class Passed:
     request: Request[Any, Any, Any]
     rt: Runtime
     origin: Origin
-    account: dict[str, Any]
+    account: AccountRecord
     check: FaceCheck
     flow: flows.ActiveFlow | None  # the flow the scan belongs to (None for a purpose without one)
     next_path: str
@@ -53,7 +53,7 @@ class FacePurpose:
     succeed: Callable[[Passed], Awaitable[Response[Any]]]
     flow_kind: FlowKind | None = None
     signed_in: bool = False
-    refusal: Callable[[dict[str, Any]], str] = lambda account: ""
+    refusal: Callable[[AccountRecord], str] = lambda account: ""
     notice: str = ""
     matched: bool = True
     dev_only: bool = False
@@ -78,7 +78,7 @@ class Subject:
     flow that names them, the key their attempts count under, or why no scan is possible."""
 
     purpose: FacePurpose | None = None
-    account: dict[str, Any] | None = None
+    account: AccountRecord | None = None
     flow: flows.ActiveFlow | None = None
     key: str = ""
     error: str = ""
@@ -100,18 +100,16 @@ async def subject_of(connection: ASGIConnection[Any, Any, Any, Any], name: str) 
             return Subject(error=_("操作已过期，请重新开始"))
     if purpose.signed_in:
         account = await signed_in_account(connection)
-        if account is None or (flow is not None and account["id"] != flow.account_id):
+        if account is None or (flow is not None and account.id != flow.account_id):
             return Subject(error=_("登录已失效，请重新登录"))
         refusal = purpose.refusal(account)
         if refusal:
             return Subject(error=refusal)
-        return Subject(purpose, account, flow, service.subject_key(rt, account["id"]))
+        return Subject(purpose, account, flow, service.subject_key(rt, account.id))
     if flow is None:  # nobody to match (the dev calibration)
         return Subject(purpose, None, None, service.identifier_key(rt, purpose.name))
-    account = None
-    if flow.account_id:
-        account = await Account.select().where(Account.id == flow.account_id).first()
-    key = service.subject_key(rt, account["id"]) if account else flow.data["subject"]
+    account = await load_account(flow.account_id) if flow.account_id else None
+    key = service.subject_key(rt, account.id) if account else flow.data["subject"]
     return Subject(purpose, account, flow, key)
 
 

@@ -8,10 +8,13 @@ out the photo). Frames and the best frame's JPEG live only for the call.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from webapp import audit, limits
-from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.flows import ActiveFlow, FlowKind, State
+from webapp.accounts.records import AccountRecord
 from webapp.accounts.tables import Account, Flow
 from webapp.face.check import FaceCheck
 from webapp.face.pipeline import distance
@@ -26,7 +29,7 @@ SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
 NOTICES_PER_HOUR = 3  # per phone: a notice never becomes a way to flood someone's phone
 
 
-def pack_template(embedding) -> bytes:
+def pack_template(embedding: Sequence[float]) -> bytes:
     return struct.pack("<128f", *embedding)
 
 
@@ -63,13 +66,11 @@ async def take_attempt(rt: Runtime, subject: str, ip: str) -> limits.Decision:
     return await limits.take(attempt_limits(rt, subject, ip), rt.clock.now())
 
 
-async def void_open_scans(rt: Runtime, subject) -> None:
+async def void_open_scans(rt: Runtime, account: AccountRecord | None, flow: ActiveFlow | None) -> None:
     """One open scan per flow (the context flow remembers its latest) and per signed-in upgrade."""
-    if subject.flow is None and subject.account is not None:
+    if flow is None and account is not None:
         await Flow.delete().where(
-            (Flow.kind == FlowKind.FACE_SCAN)
-            & (Flow.account == subject.account["id"])
-            & (Flow.state == State.ISSUED)
+            (Flow.kind == FlowKind.FACE_SCAN) & (Flow.account == account.id) & (Flow.state == State.ISSUED)
         )
 
 
@@ -82,14 +83,14 @@ class Outcome:
 
 
 async def judge(
-    rt: Runtime, account: dict | None, check: FaceCheck, purpose: str, origin: audit.Origin
+    rt: Runtime, account: AccountRecord | None, check: FaceCheck, purpose: str, origin: audit.Origin
 ) -> Outcome:
     """Liveness decided, now the match. Every scan is audited with its figures. ``account`` None (an
     identifier that names nobody) fails like a face that does not match."""
     now = rt.clock.now()
-    account_id = account["id"] if account else None
+    account_id = account.id if account else None
 
-    async def audited(decision: str, **detail) -> None:
+    async def audited(decision: str, **detail: Any) -> None:
         await audit.record(
             "face_check", now, origin, account_id, purpose=purpose, decision=decision, **detail
         )
@@ -112,16 +113,18 @@ async def judge(
     return Outcome(True, "", measured, "match")
 
 
-async def _match(rt: Runtime, account: dict, check: FaceCheck) -> tuple[bool, float | None]:
+async def _match(rt: Runtime, account: AccountRecord, check: FaceCheck) -> tuple[bool, float | None]:
     """Against the account's own template once it has one, else the authority's reference photo."""
-    if account["face_template"]:
-        template = unpack_template(rt.keyring.decrypt(account["face_template"], TEMPLATE_CONTEXT))
+    if check.embedding is None or check.best_frame is None:
+        raise ValueError("only a passed liveness check is matched, and it carries its embedding and frame")
+    if account.face_template:
+        template = unpack_template(rt.keyring.decrypt(account.face_template, TEMPLATE_CONTEXT))
         measured = round(distance(template, check.embedding), 4)
         return measured <= rt.settings.face_threshold, measured
     k = rt.keyring
     result = await rt.authority.compare_face(
-        k.decrypt_text(account["id_number"], "account.id_number"),
-        k.decrypt_text(account["name"], "account.name"),
+        k.decrypt_text(account.id_number, "account.id_number"),
+        k.decrypt_text(account.name, "account.name"),
         check.best_frame,
     )
     return result.match, None if result.distance is None else round(result.distance, 4)
@@ -135,6 +138,8 @@ async def notify_phone_on_record(rt: Runtime, account_id: int, notice: str) -> b
     from webapp.sms.channels import DeliveryError
 
     row = await Account.select(Account.phone, Account.phone_index).where(Account.id == account_id).first()
+    if row is None:
+        return False
     limit = limits.Limit(
         rt.limit_key("face-notice", row["phone_index"]), (limits.Rolling(3600, NOTICES_PER_HOUR),)
     )

@@ -36,10 +36,11 @@ from webapp.clock import clock_time
 from webapp.face.check import FaceCheck, LiveScan
 from webapp.face.light import hex_colour
 from webapp.face.pool import FaceWorkerError
-from webapp.face.scan import FRAME_HEIGHT, FRAME_WIDTH, TARGET_FPS, draw_plan
+from webapp.face.scan import FRAME_HEIGHT, FRAME_WIDTH, TARGET_FPS, Step, draw_plan
 from webapp.faceflows import service
 from webapp.faceflows.purposes import Passed, json_answer, subject_of
 from webapp.i18n import _, current_locale, negotiate
+from webapp.runtime import Runtime
 from webapp.web import Form, OriginDep, RuntimeDep, origin_of, safe_next
 
 log = logging.getLogger(__name__)
@@ -62,18 +63,18 @@ async def scan_start(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: O
     account = subject.account
     consented = forms.text(data, "consent") == "yes"
     # Signed out: asked every time. Signed in: asked once, then recorded.
-    signed_in = subject.purpose.signed_in and account is not None
-    first_time = not signed_in or account["face_consent_at"] is None
+    signed_in = account if subject.purpose.signed_in else None  # consent is then recorded, once
+    first_time = signed_in is None or signed_in.face_consent_at is None
     if first_time and not consented:
         return json_answer(False, _("请先阅读并同意《人脸信息处理告知书》"), status=400)
     taken = await service.take_attempt(rt, subject.key, origin.ip)
     if not taken.allowed:
-        when = clock_time(taken.retry_at, rt.clock.now())
+        when = clock_time(taken.retry_at or rt.clock.now(), rt.clock.now())
         return json_answer(False, _("人脸核验次数过多，请于{time}后再试", time=when), status=429)
-    if signed_in and account["face_consent_at"] is None:
-        await record_consent(rt, account["id"], origin)
-    account_id = account["id"] if account else None
-    await service.void_open_scans(rt, subject)
+    if signed_in is not None and signed_in.face_consent_at is None:
+        await record_consent(rt, signed_in.id, origin)
+    account_id = account.id if account else None
+    await service.void_open_scans(rt, subject.account, subject.flow)
     scan, cookie = await flows.start_flow(
         rt,
         FlowKind.FACE_SCAN,
@@ -92,7 +93,7 @@ async def scan_start(request: HTMXRequest, data: Form, rt: RuntimeDep, origin: O
     return response
 
 
-def _same_origin(socket: WebSocket) -> bool:
+def _same_origin(socket: WebSocket[Any, Any, Any]) -> bool:
     """Cross-site WebSocket hijacking: browsers send Origin; it must be this host."""
     origin = socket.headers.get("origin", "")
     host = socket.headers.get("host", "")
@@ -139,6 +140,8 @@ async def scan_stream(socket: WebSocket[Any, Any, Any], rt: RuntimeDep) -> None:
         await flows.finish(rt, scan)
         await _send_result(socket, False, _(outcome.message), check.figures if rt.settings.dev else None)
         return
+    if check.embedding is None:
+        raise ValueError("a matched check carries its embedding")
     template = rt.keyring.encrypt(service.pack_template(check.embedding), service.TEMPLATE_CONTEXT)
     await flows.advance(
         scan,
@@ -151,7 +154,7 @@ async def scan_stream(socket: WebSocket[Any, Any, Any], rt: RuntimeDep) -> None:
     await _send_result(socket, True, _("核验通过，正在跳转…"), check.figures if rt.settings.dev else None)
 
 
-async def _capture(rt, socket: WebSocket) -> FaceCheck:
+async def _capture(rt: Runtime, socket: WebSocket[Any, Any, Any]) -> FaceCheck:
     """Pace the plan, take the frames, decide. Raises WebSocketDisconnect if the page goes away."""
     await rt.face_pool.ready()
     plan = draw_plan()
@@ -164,9 +167,9 @@ async def _capture(rt, socket: WebSocket) -> FaceCheck:
         return (time.monotonic() - started) * 1000
 
     async def pace() -> None:
-        for index, (at, kind, value) in enumerate(plan.cues()):
+        for index, (at, value) in enumerate(plan.cues()):
             await asyncio.sleep(max(0.0, (at - now_ms()) / 1000))
-            if kind == "step":
+            if isinstance(value, Step):
                 message = {"type": "step", "cue": index, "step": value.value, "prompt": _(value.prompt)}
             else:
                 message = {"type": "light", "cue": index, "colour": hex_colour(value)}
@@ -193,14 +196,14 @@ async def _capture(rt, socket: WebSocket) -> FaceCheck:
             if message["type"] == "websocket.disconnect":
                 raise WebSocketDisconnect(detail="the page went away")
             arrival = now_ms()
-            if message.get("bytes"):
-                payload = message["bytes"]
+            payload, text = message.get("bytes"), message.get("text")
+            if isinstance(payload, bytes) and payload:
                 if len(payload) <= FRAME_HEADER.size:
                     continue
                 (page_ms,) = FRAME_HEADER.unpack_from(payload)
                 live.add(page_ms, arrival, payload[FRAME_HEADER.size :])
-            elif message.get("text"):
-                _acknowledge(message["text"], sent_at, arrival, round_trips)
+            elif isinstance(text, str) and text:
+                _acknowledge(text, sent_at, arrival, round_trips)
     finally:
         if not pacer.done():
             pacer.cancel()
@@ -219,8 +222,10 @@ def _acknowledge(text: str, sent_at: dict[int, float], arrival: float, round_tri
         round_trips.append(arrival - sent_at[cue])
 
 
-async def _send_result(socket: WebSocket, ok: bool, message: str, figures: dict | None) -> None:
-    answer: dict = {"type": "result", "ok": ok, "message": message}
+async def _send_result(
+    socket: WebSocket[Any, Any, Any], ok: bool, message: str, figures: dict[str, Any] | None
+) -> None:
+    answer: dict[str, Any] = {"type": "result", "ok": ok, "message": message}
     if ok:
         answer["finish"] = "/face/scan/finish"
     if figures is not None:  # dev only: the calibration page shows them
@@ -240,7 +245,7 @@ async def scan_finish(request: HTMXRequest, rt: RuntimeDep, origin: OriginDep) -
         return json_answer(False, _("检测已过期，请重新开始"), status=400)
     done = await flows.finish(rt, scan)
     subject = await subject_of(request, scan.data["purpose"])
-    account_id = subject.account["id"] if subject.account else None
+    account_id = subject.account.id if subject.account else None
     purpose, account = subject.purpose, subject.account
     if (
         purpose is None
@@ -254,7 +259,7 @@ async def scan_finish(request: HTMXRequest, rt: RuntimeDep, origin: OriginDep) -
     template = rt.keyring.decrypt(base64.b64decode(scan.data["template"]), service.TEMPLATE_CONTEXT)
     check = FaceCheck(True, "ok", "", scan.data["figures"], embedding=service.unpack_template(template))
     if purpose.notice:
-        await service.notify_phone_on_record(rt, account["id"], purpose.notice)
+        await service.notify_phone_on_record(rt, account.id, purpose.notice)
     passed = Passed(
         request, rt, origin, account, check, subject.flow, scan.data["next"], scan.data["distance"]
     )
