@@ -22,7 +22,9 @@ class Runtime:
     clock: Any
     sms_channel: SmsChannel
     authority: IdentityAuthority
-    _face_pool: FacePool | None = field(default=None, repr=False)
+    # Any, not FacePool: Litestar reads these annotations at run time, and the pool's module loads only
+    # when a face is first checked
+    _face_pool: Any = field(default=None, repr=False)
     _owns_face_pool: bool = field(default=False, repr=False)
 
     @property
@@ -33,7 +35,8 @@ class Runtime:
 
             self._face_pool = FacePool(workers=self.settings.face_workers)
             self._owns_face_pool = True
-        return self._face_pool
+        pool: FacePool = self._face_pool
+        return pool
 
     def close(self) -> None:
         """Stop the worker processes this runtime started (a pool handed in belongs to its giver)."""

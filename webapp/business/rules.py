@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from enum import StrEnum
 from typing import Any
 
 from webapp.i18n import N_
@@ -26,8 +27,22 @@ ROLES: dict[str, str] = {
     "finance_officer": N_("财务负责人"),
     "agent": N_("委托代理人"),
 }
-STATUSES: dict[str, str] = {"pending": N_("待确认"), "confirmed": N_("已确认"), "declined": N_("已拒绝")}
-DECISIONS: dict[str, str] = {"confirm": "confirmed", "decline": "declined"}
+
+
+class Status(StrEnum):
+    """Of a filing, and of each person it names."""
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+
+
+STATUSES: dict[str, str] = {
+    Status.PENDING: N_("待确认"),
+    Status.CONFIRMED: N_("已确认"),
+    Status.DECLINED: N_("已拒绝"),
+}
+DECISIONS: dict[str, Status] = {"confirm": Status.CONFIRMED, "decline": Status.DECLINED}
 
 MAX_PERSONS = 50
 COMPANY_NAME_MIN, COMPANY_NAME_MAX = 2, 100
@@ -158,13 +173,13 @@ def validate_filing(
     return NewFiling(name, kind, tuple(people))
 
 
-def filing_status(person_statuses: Sequence[str]) -> str:
+def filing_status(person_statuses: Sequence[str]) -> Status:
     """declined as soon as anyone declined; confirmed when everyone confirmed; pending otherwise."""
-    if "declined" in person_statuses:
-        return "declined"
-    if person_statuses and all(status == "confirmed" for status in person_statuses):
-        return "confirmed"
-    return "pending"
+    if Status.DECLINED in person_statuses:
+        return Status.DECLINED
+    if person_statuses and all(status == Status.CONFIRMED for status in person_statuses):
+        return Status.CONFIRMED
+    return Status.PENDING
 
 
 def add_years(day: date, years: int) -> date:

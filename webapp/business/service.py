@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from piccolo.columns.combination import Where
+from piccolo.custom_types import Combinable
 from piccolo.query.functions.aggregate import Max
 
 from webapp import audit
@@ -22,12 +23,14 @@ from webapp.accounts.outcomes import AccountState
 from webapp.accounts.records import AccountRecord, load_account
 from webapp.accounts.tables import Account
 from webapp.accounts.views import mask_id_number, mask_name
+from webapp.business.records import FilingRecord, PersonRecord
 from webapp.business.rules import (
     DECISIONS,
     KINDS,
     ROLES,
     STATUSES,
     NewFiling,
+    Status,
     business_until_problem,
     default_business_until,
     filing_status,
@@ -177,7 +180,7 @@ async def create_filing(
                 reference=reference,
                 company_name=new.company_name,
                 kind=new.kind,
-                status="pending",
+                status=Status.PENDING,
                 api_key=api_key_id,
                 idempotency_key=idempotency_key,
                 request_hash=digest,
@@ -195,7 +198,7 @@ async def create_filing(
                     id_number=k.encrypt(person.id_number, "filing_person.id_number"),
                     id_index=rt.id_index(person.id_number),
                     role=person.role,
-                    status="pending",
+                    status=Status.PENDING,
                 )
                 for person in new.persons
             )
@@ -213,39 +216,45 @@ async def create_filing(
     return reference, True
 
 
-async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    grouped: dict[int, list[dict[str, Any]]] = {i: [] for i in filing_ids}
+async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[PersonRecord]]:
+    grouped: dict[int, list[PersonRecord]] = {i: [] for i in filing_ids}
     if filing_ids:
         rows = (
             await FilingPerson.select().where(FilingPerson.filing.is_in(filing_ids)).order_by(FilingPerson.id)
         )
         for row in rows:
-            grouped[row["filing"]].append(row)
+            person = PersonRecord.of(row)
+            grouped[person.filing].append(person)
     return grouped
 
 
-def _person_status(rt: Runtime, row: dict[str, Any]) -> PersonStatus:
+def _person_status(rt: Runtime, person: PersonRecord) -> PersonStatus:
     k = rt.keyring
     return PersonStatus(
-        name=mask_name(k.decrypt_text(row["name"], "filing_person.name")),
-        id_number=mask_id_number(k.decrypt_text(row["id_number"], "filing_person.id_number")),
-        role=row["role"],
-        status=row["status"],
-        decided_at=row["decided_at"],
+        name=mask_name(k.decrypt_text(person.name, "filing_person.name")),
+        id_number=mask_id_number(k.decrypt_text(person.id_number, "filing_person.id_number")),
+        role=person.role,
+        status=person.status,
+        decided_at=person.decided_at,
     )
 
 
-def _filing_status(rt: Runtime, row: dict[str, Any], persons: list[dict[str, Any]]) -> FilingStatus:
+def _filing_status(rt: Runtime, filing: FilingRecord, persons: list[PersonRecord]) -> FilingStatus:
     return FilingStatus(
-        reference=row["reference"],
-        company_name=row["company_name"],
-        kind=row["kind"],
-        status=row["status"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        change_seq=row["change_seq"],
+        reference=filing.reference,
+        company_name=filing.company_name,
+        kind=filing.kind,
+        status=filing.status,
+        created_at=filing.created_at,
+        updated_at=filing.updated_at,
+        change_seq=filing.change_seq,
         persons=[_person_status(rt, p) for p in persons],
     )
+
+
+async def _filing_where(condition: Combinable) -> FilingRecord | None:
+    row = await Filing.select().where(condition).first()
+    return FilingRecord.of(row) if row is not None else None
 
 
 def _of_system(system: str) -> Where:
@@ -264,8 +273,9 @@ async def _one_filing_status(rt: Runtime, reference: str, system: str | None) ->
     row = await query.first()
     if row is None:
         return None
-    persons = await _persons_by_filing([row["id"]])
-    return _filing_status(rt, row, persons[row["id"]])
+    filing = FilingRecord.of(row)
+    persons = await _persons_by_filing([filing.id])
+    return _filing_status(rt, filing, persons[filing.id])
 
 
 async def filing_status_by_reference(rt: Runtime, reference: str) -> FilingStatus | None:
@@ -292,9 +302,9 @@ async def list_filing_statuses(
         query = query.where(Filing.change_seq > after_seq)
     rows = await query
     more = len(rows) > limit
-    rows = rows[:limit]
-    persons = await _persons_by_filing([r["id"] for r in rows])
-    return [_filing_status(rt, r, persons[r["id"]]) for r in rows], more
+    filings = [FilingRecord.of(row) for row in rows[:limit]]
+    persons = await _persons_by_filing([filing.id for filing in filings])
+    return [_filing_status(rt, filing, persons[filing.id]) for filing in filings], more
 
 
 # --- what a named person sees and decides -----------------------------------------------------------
@@ -340,7 +350,7 @@ class FilingSummary:
 
     @property
     def needs_action(self) -> bool:
-        return self.my_status == "pending" and self.status == "pending"
+        return self.my_status == Status.PENDING and self.status == Status.PENDING
 
 
 @dataclass(frozen=True)
@@ -361,20 +371,20 @@ class FilingDetail(FilingSummary):
     persons: tuple[NamedPersonView, ...] = ()
 
 
-def _summary_fields(filing: dict[str, Any], mine: dict[str, Any]) -> dict[str, Any]:
+def _summary_fields(filing: FilingRecord, my_role: str, my_status: Status) -> dict[str, Any]:
     return {
-        "reference": filing["reference"],
-        "company_name": filing["company_name"],
-        "kind": filing["kind"],
-        "kind_label": KINDS.get(filing["kind"], filing["kind"]),
-        "status": filing["status"],
-        "status_label": STATUSES.get(filing["status"], filing["status"]),
-        "my_role": mine["role"],
-        "my_role_label": ROLES.get(mine["role"], mine["role"]),
-        "my_status": mine["status"],
-        "my_status_label": STATUSES.get(mine["status"], mine["status"]),
-        "created_at": filing["created_at"],
-        "updated_at": filing["updated_at"],
+        "reference": filing.reference,
+        "company_name": filing.company_name,
+        "kind": filing.kind,
+        "kind_label": KINDS.get(filing.kind, filing.kind),
+        "status": filing.status,
+        "status_label": STATUSES[filing.status],
+        "my_role": my_role,
+        "my_role_label": ROLES.get(my_role, my_role),
+        "my_status": my_status,
+        "my_status_label": STATUSES[my_status],
+        "created_at": filing.created_at,
+        "updated_at": filing.updated_at,
     }
 
 
@@ -392,9 +402,9 @@ async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummar
     )
     if not mine:
         return []
-    by_filing = {row["filing"]: row for row in mine}
-    filings = await Filing.select().where(Filing.id.is_in(list(by_filing)))
-    summaries = [FilingSummary(**_summary_fields(f, by_filing[f["id"]])) for f in filings]
+    by_filing = {row["filing"]: (row["role"], Status(row["status"])) for row in mine}
+    filings = [FilingRecord.of(row) for row in await Filing.select().where(Filing.id.is_in(list(by_filing)))]
+    summaries = [FilingSummary(**_summary_fields(f, *by_filing[f.id])) for f in filings]
     summaries.sort(key=lambda s: s.created_at, reverse=True)
     summaries.sort(key=lambda s: not s.needs_action)
     return summaries
@@ -408,39 +418,37 @@ async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: st
     account = await load_account(account_id)
     if account is None or business_refusal(account, rt.clock.today()) is not None:
         return None
-    filing = await Filing.select().where(Filing.reference == filing_ref).first()
+    filing = await _filing_where(Filing.reference == filing_ref)
     if filing is None:
         return None
-    persons = (await _persons_by_filing([filing["id"]]))[filing["id"]]
-    mine = next((p for p in persons if p["id_index"] in _indexes_of(rt, account)), None)
+    persons = (await _persons_by_filing([filing.id]))[filing.id]
+    mine = next((p for p in persons if p.id_index in _indexes_of(rt, account)), None)
     if mine is None:
         return None
     k = rt.keyring
     views = tuple(
         NamedPersonView(
-            name=mask_name(k.decrypt_text(p["name"], "filing_person.name")),
-            role=p["role"],
-            role_label=ROLES.get(p["role"], p["role"]),
-            status=p["status"],
-            status_label=STATUSES.get(p["status"], p["status"]),
-            decided_at=p["decided_at"],
-            is_me=p["id"] == mine["id"],
+            name=mask_name(k.decrypt_text(p.name, "filing_person.name")),
+            role=p.role,
+            role_label=ROLES.get(p.role, p.role),
+            status=p.status,
+            status_label=STATUSES[p.status],
+            decided_at=p.decided_at,
+            is_me=p.id == mine.id,
         )
         for p in persons
     )
     return FilingDetail(
-        **_summary_fields(filing, mine),
-        my_decided_at=mine["decided_at"],
+        **_summary_fields(filing, mine.role, mine.status),
+        my_decided_at=mine.decided_at,
         name_matches=_same_name(rt, mine, account),
         persons=views,
     )
 
 
-def _same_name(rt: Runtime, person: dict[str, Any], account: AccountRecord) -> bool:
+def _same_name(rt: Runtime, person: PersonRecord, account: AccountRecord) -> bool:
     k = rt.keyring
-    return k.decrypt_text(person["name"], "filing_person.name") == k.decrypt_text(
-        account.name, "account.name"
-    )
+    return k.decrypt_text(person.name, "filing_person.name") == k.decrypt_text(account.name, "account.name")
 
 
 @dataclass(frozen=True)
@@ -496,23 +504,18 @@ async def decide(
     async with write_transaction(filing_lock(reference), CHANGES_LOCK, rt.account_lock(first_look.id_number)):
         account = await load_account(account_id)
         refusal = business_refusal(account, rt.clock.today())
-        filing = await Filing.select().where(Filing.reference == reference).first()
+        filing = await _filing_where(Filing.reference == reference)
         mine = None
         if refusal is None and account is not None and filing is not None:
-            mine = (
-                await FilingPerson.select()
-                .where(
-                    (FilingPerson.filing == filing["id"])
-                    & FilingPerson.id_index.is_in(_indexes_of(rt, account))
-                )
-                .first()
-            )
+            named = (FilingPerson.filing == filing.id) & FilingPerson.id_index.is_in(_indexes_of(rt, account))
+            row = await FilingPerson.select().where(named).first()
+            mine = PersonRecord.of(row) if row is not None else None
         if account is None or filing is None or mine is None:  # mine is looked for only when not refused
             refusal = refusal if refusal is not None else Refusal.NOT_NAMED
             return await _refused(refusal, now, origin, account_id, reference)
-        if mine["status"] != "pending":
+        if mine.status != Status.PENDING:
             refusal = Refusal.ALREADY_DECIDED
-        elif filing["status"] != "pending":
+        elif filing.status != Status.PENDING:
             refusal = Refusal.FILING_CLOSED
         elif decision == "confirm" and not _same_name(rt, mine, account):
             refusal = Refusal.NAME_MISMATCH
@@ -534,12 +537,12 @@ async def decide(
                     FilingPerson.face_figures: json.dumps(face.figures, default=str, sort_keys=True),
                 }
             )
-            .where((FilingPerson.id == mine["id"]) & (FilingPerson.status == "pending"))
+            .where((FilingPerson.id == mine.id) & (FilingPerson.status == Status.PENDING))
             .returning(FilingPerson.id)
         )
         if not claimed:  # cannot happen under the locks; the condition is the last line of defence
             return await _refused(Refusal.ALREADY_DECIDED, now, origin, account_id, reference)
-        statuses = await FilingPerson.select(FilingPerson.status).where(FilingPerson.filing == filing["id"])
+        statuses = await FilingPerson.select(FilingPerson.status).where(FilingPerson.filing == filing.id)
         new_status = filing_status([row["status"] for row in statuses])
         await Filing.update(
             {
@@ -547,14 +550,14 @@ async def decide(
                 Filing.updated_at: now,
                 Filing.change_seq: await _next_change_seq(),
             }
-        ).where(Filing.id == filing["id"])
+        ).where(Filing.id == filing.id)
         await audit.record(
             f"filing_{status}",
             now,
             origin,
             account_id,
             filing=reference,
-            role=mine["role"],
+            role=mine.role,
             filing_status=new_status,
             face_distance=_face_distance(face),
             face_figures=face.figures,
