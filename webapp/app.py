@@ -30,6 +30,7 @@ from webapp.staticfiles import STATIC_DIR, asset_url, static_file
 from webapp.web import (
     DEPENDENCIES,
     LocaleMiddleware,
+    RuntimeDep,
     redirect,
     safe_next,
     security_headers_hook,
@@ -103,12 +104,15 @@ async def offline() -> Template:
 
 @get("/lang/{code:str}", include_in_schema=False)
 async def choose_language(
-    request: Request[Any, Any, Any], code: FromPath[str], next: FromQuery[str] = "/login"
-) -> Response[Any]:  # noqa: A002
+    request: Request[Any, Any, Any],
+    rt: RuntimeDep,
+    code: FromPath[str],
+    next: FromQuery[str] = "/login",  # noqa: A002
+) -> Response[Any]:
     if code not in LOCALES:
         raise NotFoundException()
     response = redirect(request, safe_next(next, "/login"))
-    secure = not request.app.state.settings.dev
+    secure = not rt.settings.dev
     response.set_cookie(
         "lang", code, max_age=365 * 86400, samesite="lax", httponly=True, path="/", secure=secure
     )
@@ -263,5 +267,4 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     )
     app.state.runtime = runtime
     app.state.face_purposes = registry(face_purposes)
-    app.state.settings = settings
     return app

@@ -40,7 +40,7 @@ from webapp.business.service import (
     system_filing_status,
 )
 from webapp.i18n import N_, _
-from webapp.web import origin_of
+from webapp.web import RuntimeDep, origin_of, runtime_of
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,7 @@ UNAUTHORIZED_MESSAGES = {
 
 async def require_api_key(connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler) -> None:
     """Only the Authorization header counts; cookies are never read here."""
-    rt = connection.app.state.runtime
+    rt = runtime_of(connection)
     result = await authenticate(rt, connection.headers.get("authorization"))
     if result.key is None:
         raise NotAuthorizedException(detail=result.problem)
@@ -305,6 +305,7 @@ class FilingController(Controller):
     async def create(
         self,
         request: Request[Any, Any, Any],
+        rt: RuntimeDep,
         data: JSONBody[FilingIn],
         idempotency_key: Annotated[
             str | None,
@@ -315,7 +316,6 @@ class FilingController(Controller):
             ),
         ] = None,
     ) -> Response[FilingOut]:
-        rt = request.app.state.runtime
         problems: list[FieldProblem] = []
         if idempotency_key is None or not idempotency_key.strip():
             problems.append(FieldProblem("Idempotency-Key", N_("缺少 Idempotency-Key 请求头")))
@@ -367,9 +367,11 @@ class FilingController(Controller):
             404: ResponseSpec(ErrorOut, description="no filing with this id in this key's system"),
         },
     )
-    async def read(self, request: Request[Any, Any, Any], filing_id: FromPath[str]) -> Response[FilingOut]:
+    async def read(
+        self, request: Request[Any, Any, Any], rt: RuntimeDep, filing_id: FromPath[str]
+    ) -> Response[FilingOut]:
         key = request.state.api_key
-        filing = await system_filing_status(request.app.state.runtime, key.system, filing_id)
+        filing = await system_filing_status(rt, key.system, filing_id)
         if filing is None:
             return _error(404, "not_found", _("未找到该申请"), [FieldProblem("id", _("未找到该申请"))])
         return Response(_filing_out(filing))
@@ -387,6 +389,7 @@ class FilingController(Controller):
     async def index(
         self,
         request: Request[Any, Any, Any],
+        rt: RuntimeDep,
         changed_since: Annotated[
             str | None,
             QueryParameter(description="ISO 8601 with a time zone, e.g. 2026-03-02T09:00:00+08:00"),
@@ -412,7 +415,7 @@ class FilingController(Controller):
         if problems:
             return _invalid(problems)
         system = request.state.api_key.system
-        items, more = await list_filing_statuses(request.app.state.runtime, system, since, after, size)
+        items, more = await list_filing_statuses(rt, system, since, after, size)
         next_cursor = str(items[-1].change_seq) if items else cursor
         return Response(FilingPage([_filing_out(f) for f in items], next_cursor, more))
 
