@@ -34,8 +34,7 @@ from webapp.accounts.recovery import reset_password
 from webapp.accounts.registration import send_code_to_new_phone
 from webapp.accounts.views import code_sent
 from webapp.audit import Origin
-from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
-from webapp.faceflows.service import identifier_key
+from webapp.faceflows.purposes import FacePurpose, Passed, identified_for_scan, json_answer
 from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.codes import (
@@ -291,14 +290,7 @@ async def activate_face_identify(request: HTMXRequest, data: Form, rt: RuntimeDe
     if errors or name is None or id_number is None:
         return await _face_step(request, rt, "identify", data, errors)
     account = await find_unactivated(rt, name, id_number)
-    _flow, cookie = await flows.start_flow(
-        rt,
-        FlowKind.ACTIVATE,
-        State.IDENTIFIED,
-        account.id if account else None,
-        via=BY_FACE,
-        subject=identifier_key(rt, id_number),
-    )
+    cookie = await identified_for_scan(rt, FlowKind.ACTIVATE, account, id_number, via=BY_FACE)
     return await _face_step(request, rt, "scan", data, {}, cookies=[cookie])
 
 

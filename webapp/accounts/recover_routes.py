@@ -23,8 +23,7 @@ from webapp.accounts.recovery import (
     sms_shadow,
 )
 from webapp.accounts.views import mask_id_number
-from webapp.faceflows import service as face
-from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
+from webapp.faceflows.purposes import FacePurpose, Passed, identified_for_scan, json_answer
 from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 from webapp.sms.codes import SENT_IF_MATCHING, next_send_at, send_outcome
@@ -107,13 +106,7 @@ async def recover_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) -> 
     if errors or name is None or id_number is None:
         return _page(request, "identify", data, errors)
     account = await find_for_recovery(rt, name, id_number)
-    _flow, cookie = await flows.start_flow(
-        rt,
-        FlowKind.RECOVER,
-        State.IDENTIFIED,
-        account.id if account else None,
-        subject=face.identifier_key(rt, id_number),
-    )
+    cookie = await identified_for_scan(rt, FlowKind.RECOVER, account, id_number)
     return _page(
         request, "scan", data, cookies=[cookie], purpose="recover", consent_needed=True, back="/recover"
     )

@@ -22,12 +22,11 @@ from webapp.accounts.auth import (
     session_token,
     signed_in_router,
 )
-from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.flows import FlowKind
 from webapp.accounts.outcomes import AccountState, Level4Offer, Refusal
 from webapp.accounts.service import find_by_identifier, login
 from webapp.accounts.views import account_view, login_error, section_nav
-from webapp.faceflows import service as face
-from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
+from webapp.faceflows.purposes import FacePurpose, Passed, identified_for_scan, json_answer
 from webapp.i18n import N_, _
 from webapp.web import Form, OriginDep, RuntimeDep, redirect, render, safe_next
 
@@ -124,13 +123,7 @@ async def face_login_identify(request: HTMXRequest, data: Form, rt: RuntimeDep) 
         )
     account = await find_by_identifier(rt, identifier)
     usable = account if account and account.level >= 4 and account.state == AccountState.ACTIVE else None
-    _flow, cookie = await flows.start_flow(
-        rt,
-        FlowKind.FACE_LOGIN,
-        State.IDENTIFIED,
-        usable.id if usable else None,
-        subject=face.identifier_key(rt, identifier),
-    )
+    cookie = await identified_for_scan(rt, FlowKind.FACE_LOGIN, usable, identifier)
     return render(
         request,
         "login_face.html",

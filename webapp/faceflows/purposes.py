@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 
 from webapp.accounts import flows
 from webapp.accounts.auth import signed_in_account
@@ -111,6 +112,19 @@ async def subject_of(connection: ASGIConnection[Any, Any, Any, Any], name: str) 
     account = await load_account(flow.account_id) if flow.account_id else None
     key = service.subject_key(rt, account.id) if account else flow.data["subject"]
     return Subject(purpose, account, flow, key)
+
+
+async def identified_for_scan(
+    rt: Runtime, kind: FlowKind, account: AccountRecord | None, identifier: str, **data: Any
+) -> Cookie:
+    """The flow a signed-out scan belongs to, started alike whether or not ``identifier`` names an
+    account: a scan for nobody counts its attempts under the identifier's keyed hash and fails like a
+    face that does not match."""
+    _flow, cookie = await flows.start_flow(
+        rt, kind, State.IDENTIFIED, account.id if account else None,
+        subject=service.identifier_key(rt, identifier), **data,
+    )  # fmt: skip
+    return cookie
 
 
 def json_answer(
