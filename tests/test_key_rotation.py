@@ -56,7 +56,7 @@ def before_rotation(rt):
 async def test_an_account_under_a_retired_key_is_found_and_stays_unique(rt):
     account_id, record, phone = await factories.account(before_rotation(rt))
     for identifier in (phone, record.id_number):
-        assert (await find_by_identifier(rt, identifier))["id"] == account_id, identifier
+        assert (await find_by_identifier(rt, identifier)).id == account_id, identifier
     outcome = await login(rt, phone, factories.PASSWORD, factories.ORIGIN)
     assert outcome.ok and outcome.value == account_id
     same_id = NewAccount(record.name, record.id_number, record.valid_from, record.valid_to, factories.phone())
@@ -161,7 +161,7 @@ async def test_rekey_of_10000_accounts_while_logins_run(rt, client):
     for id_number, phone in pairs[:: ACCOUNTS // 200]:
         by_id = await find_by_identifier(new_key_only, id_number)
         by_phone = await find_by_identifier(new_key_only, phone)
-        assert by_id is not None and by_phone is not None and by_id["id"] == by_phone["id"]
+        assert by_id is not None and by_phone is not None and by_id.id == by_phone.id
 
 
 async def test_an_interrupted_rekey_continues_and_mixed_rows_stay_linked(rt):
