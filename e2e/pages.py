@@ -309,8 +309,9 @@ class RecoverBySmsPage(SmsGroup, RecoverPage):
 
 
 class ResetPasswordPage(Screen):
-    """重置密码 (screen 8), after the face or the SMS code."""
+    """重置密码 (screen 8), after the face or the SMS code: at 忘记密码's address once verified."""
 
+    path = "/recover"
     title = "重置密码"
 
     def choose_password(self, password: str) -> None:
