@@ -196,8 +196,10 @@ def size(request) -> str:
     return request.param
 
 
-def new_context(browser, size: str, javascript: bool = True, **options):
+def new_context(browser, size: str, base_url: str, javascript: bool = True, **options):
+    """A context at ``size`` whose pages open the server's paths: ``page.goto("/login")``."""
     return browser.new_context(
+        base_url=base_url,
         viewport=SIZES[size],
         device_scale_factor=1,
         is_mobile=size == "phone",
@@ -209,22 +211,33 @@ def new_context(browser, size: str, javascript: bool = True, **options):
 
 
 @pytest.fixture
-def page(browser, size, server):
-    context = new_context(browser, size)
+def htmx() -> HtmxRecorder:
+    """The htmx requests of the ``page`` fixture's context."""
+    return HtmxRecorder()
+
+
+@pytest.fixture
+def page(browser, size, server, htmx):
+    context = new_context(browser, size, server.url)
     context.set_default_timeout(10_000)
-    recorder = HtmxRecorder()
-    context.on("request", recorder)
-    opened = context.new_page()
-    opened.base, opened.size, opened.htmx = server.url, size, recorder
-    yield opened
+    context.on("request", htmx)
+    yield context.new_page()
     context.close()
-    missing = [r for r in recorder.requests if not r[2]]
+    missing = [r for r in htmx.requests if not r[2]]
     assert not missing, f"htmx requests without the CSRF header: {missing}"
 
 
+def size_of(page) -> str:
+    """The name in SIZES of the page's viewport."""
+    viewport = page.viewport_size
+    [name] = [name for name, dimensions in SIZES.items() if dimensions == viewport]
+    return name
+
+
 def screenshot(page, name: str, *, full_page: bool = True) -> Path:
-    """The whole page, or (``full_page=False``) what the screen shows: a modal dialog over the page."""
+    """The whole page, or (``full_page=False``) what the screen shows: a modal dialog over the page.
+    Named after the screen and the page's size: ``<name>-<phone|desktop>.png``."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}-{page.size}.png"
+    path = ARTIFACTS / f"{name}-{size_of(page)}.png"
     page.screenshot(path=str(path), full_page=full_page)
     return path

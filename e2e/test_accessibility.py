@@ -12,7 +12,24 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from e2e.pages import AccountPage, ActivatePage, LoginPage, RegisterPage
+from e2e.pages import (
+    AccountPage,
+    ActivateByFacePage,
+    AgreementPage,
+    BusinessPage,
+    ChangePasswordPage,
+    ChangePhonePage,
+    ErrorPage,
+    FaceLoginPage,
+    FaqPage,
+    LevelPage,
+    LevelUpgradePage,
+    LoginPage,
+    OfflinePage,
+    RecoverBySmsPage,
+    RecoverPage,
+    RegisterPage,
+)
 from e2e.test_accounts import PASSWORD, register
 
 AXE = Axe()
@@ -30,8 +47,9 @@ MIN_TARGET = 44
 class Audit:
     """Runs axe on each screen and keeps what it finds, so one failure lists every screen's violations."""
 
-    def __init__(self, page):
+    def __init__(self, page, size: str):
         self.page = page
+        self.size = size
         self.found: dict[str, list[str]] = {}
         self.screens: list[str] = []
 
@@ -50,15 +68,14 @@ class Audit:
     def assert_clean(self) -> None:
         assert self.screens
         report = "\n".join(
-            f"[{self.page.size}] {screen}:\n    " + "\n    ".join(lines)
-            for screen, lines in self.found.items()
+            f"[{self.size}] {screen}:\n    " + "\n    ".join(lines) for screen, lines in self.found.items()
         )
         assert not self.found, f"axe found violations on {len(self.found)} screen(s):\n{report}"
 
 
 @pytest.fixture
-def audit(page):
-    return Audit(page)
+def audit(page, size):
+    return Audit(page, size)
 
 
 def test_signed_out_screens(page, audit):
@@ -74,44 +91,42 @@ def test_signed_out_screens(page, audit):
     expect(form.error_for("name")).to_be_visible()
     audit("register with errors")
 
-    page.goto(page.base + "/agreement")
+    AgreementPage(page).open()
     audit("agreement")
-    page.goto(page.base + "/faq")
+    FaqPage(page).open()
     audit("FAQ")
-    page.goto(page.base + "/login/face")
+    FaceLoginPage(page).open()
     audit("face login step 1")
-    page.goto(page.base + "/recover")
+    RecoverPage(page).open()
     audit("forgot password: identify")
-    page.goto(page.base + "/recover?method=sms")
+    RecoverBySmsPage(page).open()
     audit("forgot password: SMS way")
-    page.goto(page.base + "/activate/face")
+    ActivateByFacePage(page).open()
     audit("activation by face: identify")
-    page.goto(page.base + "/no-such-page")
-    expect(page.get_by_role("heading", name="页面不存在")).to_be_visible()
+    error = ErrorPage(page).open()
+    expect(error.heading()).to_be_visible()
     audit("error page (404)")
-    page.goto(page.base + "/offline")
+    OfflinePage(page).open()
     audit("offline page")
 
-    page.goto(page.base + "/register")
-    page.get_by_role("link", name="《用户协议》").click()
-    expect(page.get_by_role("dialog", name="用户协议")).to_be_visible()
+    agreement = RegisterPage(page).open().open_agreement()
+    expect(agreement.dialog).to_be_visible()
     audit("register with 用户协议 open over it")
 
-    page.goto(page.base + "/lang/en?next=/login")
+    page.goto("/lang/en?next=/login")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     audit("login (English)")
-    page.goto(page.base + "/register")
+    form = RegisterPage(page).open()
     audit("register (English)")
-    page.get_by_role("button", name="Register", exact=True).click()
-    expect(page.locator("#error-name")).to_be_visible()
+    form.press("Register")
+    expect(form.error_for("name")).to_be_visible()
     audit("register with errors (English)")
     audit.assert_clean()
 
 
 def test_activation_steps(page, audit, unactivated, smtp_sink):
-    LoginPage(page).open().into_activation(unactivated.id_number)
+    activate = LoginPage(page).open().into_activation(unactivated.id_number)
     audit("activation step 1")
-    activate = ActivatePage(page)
     activate.verify_phone(unactivated.id_number, unactivated.phone, smtp_sink)
     expect(activate.field("用户名")).to_be_visible()
     audit("activation step 2")
@@ -121,25 +136,24 @@ def test_activation_steps(page, audit, unactivated, smtp_sink):
 def test_signed_in_screens(page, audit, citizen, smtp_sink):
     register(page, citizen, smtp_sink)
     audit("account page (with the level 4 guide)")
-    account = AccountPage(page)
-    account.go("手机号")
-    expect(account.heading("修改手机号")).to_be_visible()
+    AccountPage(page).go("手机号")
+    change_phone = ChangePhonePage(page)
+    expect(change_phone.heading()).to_be_visible()
     audit("change phone step 1")
-    account.field("登录密码").fill(PASSWORD)
-    account.press("下一步")
-    expect(account.field("新手机号")).to_be_visible()
+    change_phone.confirm_password(PASSWORD)
+    expect(change_phone.field("新手机号")).to_be_visible()
     audit("change phone step 2")
-    page.goto(page.base + "/account/password")
+    change_password = ChangePasswordPage(page).open()
     audit("change password")
-    account.press("确定")
-    expect(page.locator("#error-old_password")).to_be_visible()
+    change_password.submit()
+    expect(change_password.error_for("old_password")).to_be_visible()
     audit("change password with errors")
-    page.goto(page.base + "/level")
+    LevelPage(page).open()
     audit("level page")
-    page.goto(page.base + "/business")
+    BusinessPage(page).open()
     audit("business page")
-    page.goto(page.base + "/level/upgrade")
-    expect(page.get_by_label("我已阅读并同意《人脸信息处理告知书》")).to_be_visible()
+    upgrade = LevelUpgradePage(page).open()
+    expect(upgrade.scan.consent).to_be_visible()
     audit("face scan component (consent)")
     audit.assert_clean()
 
@@ -177,35 +191,32 @@ def test_touch_targets_are_at_least_44px_on_a_phone(page, citizen, smtp_sink):
         if small := small_targets(page):
             found[screen] = small
 
-    for path in (
-        "/login",
-        "/register",
-        "/agreement",
-        "/faq",
-        "/login/face",
-        "/recover",
-        "/recover?method=sms",
-        "/activate/face",
-        "/no-such-page",
-        "/offline",
+    for screen in (
+        LoginPage,
+        RegisterPage,
+        AgreementPage,
+        FaqPage,
+        FaceLoginPage,
+        RecoverPage,
+        RecoverBySmsPage,
+        ActivateByFacePage,
+        ErrorPage,
+        OfflinePage,
     ):
-        page.goto(page.base + path)
-        measure(path)
+        screen(page).open()
+        measure(screen.path)
     form = RegisterPage(page).open()
     form.press("注册")
     expect(form.error_for("name")).to_be_visible()
     measure("/register with errors")
 
     register(page, citizen, smtp_sink)
-    for path in ("/account", "/account/phone", "/account/password", "/level", "/level/upgrade"):
-        page.goto(page.base + path)
-        measure(path)
-    page.goto(page.base + "/account")
-    AccountPage(page).log_out()
+    for screen in (AccountPage, ChangePhonePage, ChangePasswordPage, LevelPage, LevelUpgradePage):
+        screen(page).open()
+        measure(screen.path)
+    AccountPage(page).open().log_out()
     form = RegisterPage(page).open()  # the inline 账号已注册 error carries a 去登录 link
-    form.field("姓名").fill(citizen.name)
-    form.field("身份证号").fill(citizen.id_number)
-    form.field("有效期开始日期").focus()
+    form.check_id(citizen.name, citizen.id_number)
     expect(form.error_for("id_number")).to_contain_text("账号已注册")
     measure("/register, ID already registered")
     report = "\n".join(f"{screen}:\n    " + "\n    ".join(lines) for screen, lines in found.items())
@@ -224,7 +235,7 @@ def live_text(page) -> str:
 def test_keyboard_only_login(page):
     """Tab and Enter only: skip link, the two fields, Enter submits; a wrong password leaves focus on the
     password field with the error announced; then the right one logs in."""
-    page.goto(page.base + "/login")
+    login = LoginPage(page).open()
     page.keyboard.press("Tab")
     skip = page.get_by_role("link", name="跳到主要内容")
     expect(skip).to_be_focused()
@@ -238,15 +249,15 @@ def test_keyboard_only_login(page):
     page.keyboard.type("Not-the-password-9")
     with page.expect_response(lambda r: r.request.method == "POST" and "/login" in r.url):
         page.keyboard.press("Enter")
-    expect(page.locator("#error-password")).to_have_text("账号或密码错误")
+    expect(login.error_for("password")).to_have_text("账号或密码错误")
     page.wait_for_function("() => document.activeElement.id === 'input-password'")  # focus on the first error
     assert "账号或密码错误" in live_text(page)
-    described = page.locator("#input-password").get_attribute("aria-describedby").split()
+    described = login.password.get_attribute("aria-describedby").split()
     assert "error-password" in described
     page.keyboard.type(DEMO_PASSWORD)
     page.keyboard.press("Enter")
-    expect(page).to_have_url(page.base + "/account")
-    expect(page.get_by_role("heading", name="账号管理")).to_be_visible()
+    expect(page).to_have_url("/account")
+    expect(AccountPage(page).heading()).to_be_visible()
 
 
 def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
@@ -259,8 +270,8 @@ def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
     expect(notice).to_contain_text("验证码已发送至")
     expect(notice).to_have_attribute("role", "status")
     assert "hint-code" in form.field("验证码").get_attribute("aria-describedby").split()
-    expect(page.get_by_text("验证码已发送至")).to_have_count(1)  # said in one place, not copied into #live
-    button = page.locator(".sms-button")
+    expect(form.code_sent).to_have_count(1)  # said in one place, not copied into #live
+    button = form.sms_button
     expect(button).to_be_disabled()
     assert button.get_attribute("aria-live") is None  # the ticking label is not a live region
     assert not page.locator(".sms-button[aria-live], [aria-live] .sms-button").count()
@@ -278,12 +289,11 @@ def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
     expect(id_input).not_to_have_attribute("aria-invalid", "true")
 
     form.finish(smtp_sink.code_for(citizen.phone), PASSWORD)
-    expect(page).to_have_url(page.base + "/account?done=registered")
-    account = AccountPage(page)
-    account.go("手机号")
-    account.field("登录密码").fill(PASSWORD)
-    account.press("下一步")
-    expect(account.field("新手机号")).to_be_visible()
+    expect(page).to_have_url("/account?done=registered")
+    AccountPage(page).go("手机号")
+    change_phone = ChangePhonePage(page)
+    change_phone.confirm_password(PASSWORD)
+    expect(change_phone.field("新手机号")).to_be_visible()
     page.wait_for_function("() => document.activeElement.id === 'step-title'")
     assert "修改手机号" in live_text(page)
 
@@ -291,7 +301,7 @@ def test_focus_and_announcements_follow_htmx_swaps(page, citizen, smtp_sink):
 def test_keyboard_only_registration(page, citizen, smtp_sink):
     """Registration with the keyboard alone: Tab from field to field, arrow keys for the period, Enter on
     获取验证码 (focus then waits in the code field) and Enter to register."""
-    page.goto(page.base + "/register")
+    RegisterPage(page).open()
 
     def tab_to(check) -> None:
         for _ in range(30):
@@ -325,4 +335,4 @@ def test_keyboard_only_registration(page, citizen, smtp_sink):
         tab_to(lambda field_id=field_id: focused(page) == field_id)
         page.keyboard.type("Keys-only-2026")
     page.keyboard.press("Enter")  # 注册, not 获取验证码
-    expect(page).to_have_url(page.base + "/account?done=registered")
+    expect(page).to_have_url("/account?done=registered")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect
 
 from e2e.conftest import screenshot
-from e2e.pages import AccountPage, RegisterPage
+from e2e.pages import AccountPage, BusinessPage, ChangePasswordPage, LevelPage, RegisterPage
 from e2e.test_accounts import PASSWORD, register
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -23,13 +23,13 @@ def test_dates_are_typed_or_picked_in_one_format(page, citizen):
     start = form.field("有效期开始日期")
     expect(start).to_have_attribute("placeholder", "年-月-日，如2018-06-01")
     start.fill(citizen.valid_from.replace("-", "."))  # as the card prints it
-    page.get_by_role("radio", name=citizen.period_label, exact=True).check()
-    expect(page.locator("#valid-to")).to_have_text(citizen.valid_to)  # and shown as 2038-06-01
+    form.period(citizen.period_label).check()
+    expect(form.valid_to).to_have_text(citizen.valid_to)  # and shown as 2038-06-01
 
     start.fill("")
-    picker = page.get_by_role("button", name="选择日期")
+    picker = form.date_picker
     expect(picker).to_be_visible()
-    native = page.locator("#field-valid_from .date-picker__native")
+    native = form.native_date("valid_from")
     expect(native).to_have_attribute("lang", "zh-CN")
     # The browser's own calendar cannot be driven headless; its choice arrives as a change of the
     # hidden date input, which is what the button's picker writes.
@@ -39,7 +39,7 @@ def test_dates_are_typed_or_picked_in_one_format(page, citizen):
     )
     expect(start).to_have_value(citizen.valid_from)
     expect(start).to_be_focused()
-    expect(page.locator("#valid-to")).to_have_text(citizen.valid_to)
+    expect(form.valid_to).to_have_text(citizen.valid_to)
     screenshot(page, "02-register-dates")
 
 
@@ -49,7 +49,7 @@ def test_a_wait_over_a_minute_shows_when_it_ends(page, citizen):
     page.clock.install(time=datetime.now(UTC) - timedelta(hours=1))
     form = RegisterPage(page).open()
     form.request_code(citizen.phone)
-    button = page.locator(".sms-button")
+    button = form.sms_button
     expect(button).to_have_text(re.compile(r"^(\d{4}-\d{2}-\d{2} )?\d{2}:\d{2}后重新获取$"))
     ends = datetime.fromtimestamp(int(button.get_attribute("data-retry-at")) / 1000, UTC).astimezone(BEIJING)
     browser_now = datetime.fromtimestamp(page.evaluate("Date.now()") / 1000, UTC).astimezone(BEIJING)
@@ -67,47 +67,48 @@ def test_an_answer_does_not_take_the_focus_from_the_next_field(page, citizen):
         "() => { document.querySelector('.sms-button').click();"
         " document.getElementById('input-password').focus(); }"
     )
-    expect(page.get_by_text("验证码已发送至")).to_be_visible()
-    expect(page.locator(".sms-button")).to_have_attribute("data-counting", "1")  # the swap has settled
+    expect(form.code_sent).to_be_visible()
+    expect(form.sms_button).to_have_attribute("data-counting", "1")  # the swap has settled
     expect(form.field("密码")).to_be_focused()
     page.keyboard.type("Spring-rain-26")
     expect(form.field("密码")).to_have_value("Spring-rain-26")
     expect(form.field("验证码")).to_have_value("")
 
 
-def test_signed_in_sections_have_navigation_on_wide_screens(page, citizen, smtp_sink):
+def test_signed_in_sections_have_navigation_on_wide_screens(page, size, citizen, smtp_sink):
     register(page, citizen, smtp_sink)
-    side = page.get_by_role("complementary", name="账号")
-    if page.size == "phone":
+    account = AccountPage(page)
+    side = account.side
+    if size == "phone":
         expect(side).to_be_hidden()  # the phone keeps its layout: one column, 返回 on every screen
-        expect(page.get_by_role("link", name="返回")).to_have_count(0)  # 账号管理 is the top
-        AccountPage(page).go("实名等级")
-        expect(page.get_by_role("link", name="返回")).to_be_visible()
+        expect(account.link("返回")).to_have_count(0)  # 账号管理 is the top
+        account.go("实名等级")
+        expect(LevelPage(page).link("返回")).to_be_visible()
         return
     expect(side).to_be_visible()
     expect(side.get_by_text("*" * (len(citizen.name) - 1) + citizen.name[-1])).to_be_visible()
     expect(side.get_by_text("三级实名")).to_be_visible()
-    sections = side.get_by_role("navigation", name="栏目")
+    sections = account.sections
     expect(sections.get_by_role("link", name="账号管理")).to_have_attribute("aria-current", "page")
     sections.get_by_role("link", name="实名等级").click()
-    expect(page).to_have_url(page.base + "/level")
+    expect(page).to_have_url("/level")
     expect(sections.get_by_role("link", name="实名等级")).to_have_attribute("aria-current", "page")
-    expect(page.get_by_role("link", name="返回")).to_be_hidden()  # the navigation is the way back
+    expect(LevelPage(page).link("返回")).to_be_hidden()  # the navigation is the way back
     sections.get_by_role("link", name="工商注册").click()
-    expect(page.get_by_role("heading", name="工商注册")).to_be_visible()
+    expect(BusinessPage(page).heading()).to_be_visible()
     expect(side.get_by_text("三级实名")).to_be_visible()  # always in view
-    page.goto(page.base + "/account/password")  # a short form stays a centred card, without the navigation
+    ChangePasswordPage(page).open()  # a short form stays a centred card, without the navigation
     expect(side).to_have_count(0)
     page.go_back()
     side.get_by_role("button", name="退出登录").click()
-    expect(page).to_have_url(page.base + "/login")
+    expect(page).to_have_url("/login")
 
 
 def test_a_wrong_code_keeps_everything_else(page, citizen, smtp_sink):
     form = RegisterPage(page).open()
     form.fill_identity(citizen)
     form.request_code(citizen.phone)
-    expect(page.get_by_text("验证码已发送至")).to_be_visible()
+    expect(form.code_sent).to_be_visible()
     code = smtp_sink.code_for(citizen.phone)
     form.finish(f"{(int(code) + 1) % 1_000_000:06d}", PASSWORD)
     expect(form.error_for("code")).to_have_text("验证码不正确")
@@ -120,4 +121,4 @@ def test_a_wrong_code_keeps_everything_else(page, citizen, smtp_sink):
     screenshot(page, "02-register-wrong-code")
     form.field("验证码").fill(code)
     form.press("注册")
-    expect(page).to_have_url(page.base + "/account?done=registered")
+    expect(page).to_have_url("/account?done=registered")
