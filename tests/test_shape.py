@@ -202,3 +202,28 @@ async def test_every_guarded_route_sends_a_signed_out_person_to_sign_in(client, 
             method, path, headers={"hx-request": "true", "x-csrftoken": token}, follow_redirects=False
         )
         assert htmx.headers.get("hx-redirect", "").startswith("/login?next=/"), (method, path)
+
+
+def test_each_face_purpose_is_declared_in_its_own_domain(app):
+    """The scan knows no purpose by name: each is declared, with what its success does, next to the
+    screens it belongs to."""
+    homes = {name: purpose.succeed.__module__ for name, purpose in app.state.face_purposes.items()}
+    assert homes == {
+        "login": "webapp.accounts.routes",
+        "recover": "webapp.accounts.recover_routes",
+        "activate": "webapp.accounts.activation_routes",
+        "upgrade": "webapp.accounts.level_routes",
+        "filing": "webapp.business.routes",
+    }
+    scan = (WEBAPP / "faceflows" / "stream.py").read_text(encoding="utf-8")
+    assert not any(f'"{name}"' in scan for name in homes)
+
+
+def test_a_face_purpose_is_declared_once():
+    from webapp.faceflows.purposes import FacePurpose, registry
+
+    async def passed(_passed):  # never called
+        raise AssertionError
+
+    with pytest.raises(ValueError, match="declared twice"):
+        registry([FacePurpose("login", passed), FacePurpose("login", passed)])

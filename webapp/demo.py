@@ -9,6 +9,7 @@ from pathlib import Path
 from stdnum.iso7064 import mod_11_2
 
 from webapp import audit
+from webapp.accounts.outcomes import AccountState
 from webapp.accounts.service import NewAccount, create_account
 from webapp.accounts.tables import Account
 from webapp.business.rules import KINDS, ROLES, NamedPerson, NewFiling
@@ -32,7 +33,7 @@ class DemoPerson:
     valid_from: date
     period: ValidityPeriod
     phone: str
-    account: str  # "active", "unactivated" or "" (registry only: free to register)
+    account: AccountState | None  # None: registry only, free to register
 
     @property
     def valid_to(self) -> date | None:
@@ -46,7 +47,7 @@ DEMO_PEOPLE = [
         date(2016, 5, 10),
         ValidityPeriod.TWENTY,
         "13800138001",
-        "active",
+        AccountState.ACTIVE,
     ),
     DemoPerson(
         "王五",
@@ -54,7 +55,7 @@ DEMO_PEOPLE = [
         date(2017, 2, 6),
         ValidityPeriod.LONG_TERM,
         "13800138003",
-        "unactivated",
+        AccountState.UNACTIVATED,
     ),
     DemoPerson(
         "李四",
@@ -62,7 +63,7 @@ DEMO_PEOPLE = [
         date(2019, 8, 1),
         ValidityPeriod.TWENTY,
         "13800138002",
-        "",
+        None,
     ),
     DemoPerson(
         "赵六",
@@ -70,7 +71,7 @@ DEMO_PEOPLE = [
         date(2018, 6, 1),
         ValidityPeriod.TEN,
         "13800138004",
-        "",
+        None,
     ),
 ]
 
@@ -85,7 +86,7 @@ async def seed_demo(rt: Runtime) -> list[str]:
         )
         exists = await Account.exists().where(Account.id_index.is_in(rt.id_indexes(person.id_number)))
         if person.account and not exists:
-            password = DEMO_PASSWORD if person.account == "active" else None
+            password = DEMO_PASSWORD if person.account == AccountState.ACTIVE else None
             new = NewAccount(
                 person.name,
                 person.id_number,
@@ -98,9 +99,9 @@ async def seed_demo(rt: Runtime) -> list[str]:
             await create_account(rt, new, origin)
         validity = f"{person.valid_from} – {person.valid_to or '长期'}"
         match person.account:
-            case "active":
+            case AccountState.ACTIVE:
                 role = f"account: log in with {person.phone} or {person.id_number} / {DEMO_PASSWORD}"
-            case "unactivated":
+            case AccountState.UNACTIVATED:
                 role = "unactivated account (FAQ 3): log in with any password to activate"
             case _:
                 role = "no account yet: register with these four elements"

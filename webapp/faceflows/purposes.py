@@ -63,7 +63,8 @@ class FacePurpose:
 def registry(purposes: Iterable[FacePurpose]) -> dict[str, FacePurpose]:
     table: dict[str, FacePurpose] = {}
     for purpose in purposes:
-        assert purpose.name not in table, f"face purpose {purpose.name} declared twice"
+        if purpose.name in table:
+            raise ValueError(f"face purpose {purpose.name} declared twice")
         table[purpose.name] = purpose
     return table
 
