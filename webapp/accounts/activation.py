@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 from webapp import audit
 from webapp.accounts.outcomes import AccountState, Outcome, Refusal, code_refusal
 from webapp.accounts.passwords import hash_password
-from webapp.accounts.records import AccountRecord
+from webapp.accounts.records import AccountRecord, account_where
 from webapp.accounts.registration import move_to_new_phone
 from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
@@ -34,15 +33,11 @@ USERNAME_HINT = N_("6-20位字符，第一位必须为字母，支持数字、�
 HOLDER_STATES = (AccountState.UNACTIVATED, AccountState.ACTIVE)  # a disabled one: the registration office
 
 
-async def _holder_match(rt: Runtime, id_number: str, phone: str) -> dict[str, Any] | None:
+async def _holder_match(rt: Runtime, id_number: str, phone: str) -> AccountRecord | None:
     """The account whose ID number and phone on record these are (unactivated or active)."""
-    row = (
-        await Account.select(Account.id, Account.state, Account.phone_index)
-        .where(Account.id_index.is_in(rt.id_indexes(id_number)))
-        .first()
-    )
-    if row and row["state"] in HOLDER_STATES and row["phone_index"] in rt.phone_indexes(phone):
-        return row
+    account = await account_where(Account.id_index.is_in(rt.id_indexes(id_number)))
+    if account and account.state in HOLDER_STATES and account.phone_index in rt.phone_indexes(phone):
+        return account
     return None
 
 
@@ -74,9 +69,8 @@ async def check_activation_code(
     match = await _holder_match(rt, id_number, phone) if check is CodeCheck.OK and not shadow_of else None
     if match is None:
         return code_refusal(CodeCheck.WRONG if check is CodeCheck.OK else check)
-    state = match["state"]
-    await audit.record("activation_phone_verified", rt.clock.now(), origin, match["id"], state=state)
-    return Outcome(value=Holder(match["id"], state == AccountState.ACTIVE))
+    await audit.record("activation_phone_verified", rt.clock.now(), origin, match.id, state=match.state)
+    return Outcome(value=Holder(match.id, match.state == AccountState.ACTIVE))
 
 
 async def find_unactivated(rt: Runtime, name: str, id_number: str) -> AccountRecord | None:
