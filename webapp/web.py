@@ -84,9 +84,8 @@ DEPENDENCIES = {
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """The peer address, or the X-Forwarded-For hop just before our trusted proxies."""
-    request = connection
-    peer = request.client.host if request.client else ""
-    networks = runtime_of(request).settings.trusted_proxy_networks
+    peer = connection.client.host if connection.client else ""
+    networks = runtime_of(connection).settings.trusted_proxy_networks
     if not networks:
         return peer
 
@@ -98,7 +97,7 @@ def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
 
     if not trusted(peer):
         return peer
-    hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",") if h.strip()]
+    hops = [h.strip() for h in connection.headers.get("x-forwarded-for", "").split(",") if h.strip()]
     for hop in reversed(hops):
         if not trusted(hop):
             try:
