@@ -54,10 +54,6 @@ class FlowSpec:
     starts: frozenset[State]
     moves: frozenset[tuple[State, State]] = frozenset()
 
-    @property
-    def states(self) -> frozenset[State]:
-        return self.starts | {state for move in self.moves for state in move}
-
 
 def _spec(minutes: int, starts: set[State], *path: tuple[State, State]) -> FlowSpec:
     return FlowSpec(timedelta(minutes=minutes), frozenset(starts), frozenset(path))

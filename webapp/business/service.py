@@ -329,10 +329,6 @@ def _indexes_of(rt: Runtime, account: AccountRecord) -> list[str]:
     return rt.id_indexes(rt.keyring.decrypt_text(account.id_number, "account.id_number"))
 
 
-async def business_refusal_for(rt: Runtime, account_id: int) -> Refusal | None:
-    return business_refusal(await load_account(account_id), rt.clock.today())
-
-
 @dataclass(frozen=True)
 class FilingSummary:
     reference: str
