@@ -38,14 +38,14 @@ def pytest_report_header(config):
 
 
 def pytest_unconfigure(config):
-    """An SQLite connection left open keeps its (non-daemon) aiosqlite thread alive, and with it the
-    process after the last test: CI would hang. Name the leak and end the run as failed instead."""
+    """Every test closes the connections it opened (the ``database`` fixture, or the app at shutdown): a
+    writer thread still alive here is a leak. Name it and end the run as failed."""
     deadline = time.monotonic() + 5
     while (leaked := open_sqlite_connections()) and time.monotonic() < deadline:
         time.sleep(0.1)
     if leaked:
         print(
-            f"\n{leaked} SQLite connection(s) left open after the tests (a leaked aiosqlite thread)",
+            f"\n{leaked} SQLite connection(s) left open after the tests (a leaked writer thread)",
             file=sys.stderr,
         )
         sys.stderr.flush()
@@ -53,7 +53,7 @@ def pytest_unconfigure(config):
 
 
 def open_sqlite_connections() -> int:
-    return sum(1 for thread in threading.enumerate() if "_connection_worker_thread" in thread.name)
+    return sum(1 for thread in threading.enumerate() if thread.name.startswith(db.WRITER_THREAD_NAME))
 
 
 @dataclass
@@ -80,6 +80,7 @@ async def _migrate(url: str) -> None:
 
     piccolo_conf.bind(db.make_engine(url))
     assert await run_migrations() == 0
+    await db.close_pool()
 
 
 @pytest.fixture(scope="session")
@@ -129,6 +130,7 @@ async def database(template_database, postgres, tmp_path):
         url = postgres.rsplit("/", 1)[0] + "/" + name
     piccolo_conf.bind(db.make_engine(url))
     yield url
+    await db.close_pool()
     if ENGINE == "postgres":
         connection = await asyncpg.connect(postgres)
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import re
+
 import pytest
 
 from webapp.app import create_app
+from webapp.compression import chosen_encoding
 from webapp.settings import Settings
+from webapp.staticfiles import STATIC_DIR, StaticAssets
 from webapp.web import CSP
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -128,17 +134,67 @@ def test_production_refuses_to_start_without_a_secret_key():
 
 
 async def test_static_assets_are_fingerprinted_immutable_and_compressed(client):
-    from webapp.staticfiles import asset_url
-
     page = await client.get("/login")
-    url = asset_url("css/app.css")
-    assert f'href="{url}"' in page.text
-    current = await client.get(url, headers={"accept-encoding": "gzip"})
+    url = re.search(r'href="(/static/css/app\.css\?v=[0-9a-f]{12})"', page.text)[1]
+    css = (STATIC_DIR / "css" / "app.css").read_bytes()
+    assert url.endswith(hashlib.sha256(css).hexdigest()[:12])
+    current = await client.get(url, headers={"accept-encoding": "gzip, deflate, br"})
     assert current.headers["cache-control"] == "public, max-age=31536000, immutable"
-    assert current.headers["content-encoding"] == "gzip"
+    assert current.headers["content-encoding"] == "br" and current.headers["vary"] == "accept-encoding"
+    assert current.content == css  # httpx decodes br (brotli is installed)
+    gzipped = await client.get(url, headers={"accept-encoding": "br;q=0, gzip"})
+    assert gzipped.headers["content-encoding"] == "gzip" and gzipped.content == css  # httpx decodes gzip
+    plain = await client.get(url, headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == css
     stale = await client.get("/static/css/app.css?v=0123456789ab")
     assert stale.headers["cache-control"] == "no-cache"
     assert (await client.get("/static/../pyproject.toml")).status_code == 404
     assert (await client.get("/static/%2e%2e/README.md")).status_code == 404
     sw = await client.get("/sw.js")
     assert f'"{url}"' in sw.text and '"/static/css/app.css"' not in sw.text
+
+
+def test_production_assets_are_read_once_and_dev_assets_follow_edits(tmp_path):
+    root = tmp_path / "static"
+    root.mkdir()
+    (root / "app.css").write_text("body { color: red; }" * 100)
+    (root / ".hidden").write_text("secret")
+    (tmp_path / "outside.txt").write_text("secret")
+    held, watched = StaticAssets(root, watch=False), StaticAssets(root, watch=True)
+    before = held.url("app.css")
+    assert watched.url("app.css") == before
+    assert held.get(".hidden") is None and watched.get(".hidden") is None
+    assert held.get("../outside.txt") is None and watched.get("../outside.txt") is None
+    (root / "app.css").write_text("body { color: blue; }" * 100)
+    os.utime(root / "app.css", ns=(1, 1))  # a new modification time, whatever the clock's resolution
+    assert held.url("app.css") == before and b"red" in held.get("app.css").body  # no disk read
+    assert watched.url("app.css") != before and b"blue" in watched.get("app.css").body
+
+
+async def test_pages_are_compressed_as_the_client_accepts(client):
+    plain = await client.get("/register", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers
+    brotli_page = await client.get("/register", headers={"accept-encoding": "gzip, br"})
+    assert brotli_page.headers["content-encoding"] == "br"
+    assert brotli_page.headers["content-length"] == str(brotli_page.num_bytes_downloaded)
+    assert brotli_page.num_bytes_downloaded < len(plain.content) / 2
+    assert brotli_page.text.count("<form") == plain.text.count("<form") > 0
+    gzipped = await client.get("/register", headers={"accept-encoding": "br;q=0,gzip;q=0.5"})
+    assert gzipped.headers["content-encoding"] == "gzip" and "注册" in gzipped.text
+    small = await client.get("/healthz", headers={"accept-encoding": "br"})  # below the minimum size
+    assert "content-encoding" not in small.headers and small.json()["status"] == "ok"
+    refused = await client.get("/register", headers={"accept-encoding": "br;q=0, gzip;q=0"})
+    assert "content-encoding" not in refused.headers
+
+
+def test_an_encoding_is_chosen_by_preference_among_the_accepted():
+    offered = {"br": b"", "gzip": b""}
+    assert chosen_encoding("gzip, deflate, br", offered) == "br"
+    assert chosen_encoding("br;q=0, gzip", offered) == "gzip"
+    assert chosen_encoding("*", offered) == "br"
+    assert chosen_encoding("*;q=0, gzip", offered) == "gzip"
+    assert chosen_encoding("identity", offered) is None
+    assert chosen_encoding("br;q=zero", offered) is None
+    assert chosen_encoding("", offered) is None and chosen_encoding(None, offered) is None
+    assert chosen_encoding("br", {"gzip": b""}) is None
+

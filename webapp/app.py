@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import StrictUndefined
 from litestar import Litestar, Request, Response, get
-from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
@@ -23,10 +21,19 @@ from litestar.types import ControllerRouterHandler
 from piccolo.querystring import QueryString
 
 from webapp import db, piccolo_conf
+from webapp.compression import CompressionMiddleware
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, load_settings
-from webapp.staticfiles import STATIC_DIR, asset_url, static_file
+from webapp.staticfiles import (
+    REVALIDATE,
+    STATIC_DIR,
+    Asset,
+    StaticAssets,
+    asset_response,
+    assets_of,
+    static_file,
+)
 from webapp.web import (
     DEPENDENCIES,
     LocaleMiddleware,
@@ -50,24 +57,15 @@ SHELL_FILES = [
 ]
 
 
-@cache
-def shell_version() -> str:
-    digest = hashlib.sha256()
-    for name in [*SHELL_FILES, "sw.js"]:
-        digest.update((STATIC_DIR / name).read_bytes())
-    digest.update((PACKAGE_DIR / "templates" / "offline.html").read_bytes())
-    return digest.hexdigest()[:16]
-
-
 @get("/", include_in_schema=False)
 async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     return redirect(request, "/login")
 
 
 @get("/healthz", include_in_schema=False, cache_control=None)
-async def healthz(request: Request[Any, Any, Any]) -> Response[Any]:
+async def healthz(rt: RuntimeDep) -> Response[Any]:
     try:
-        await db.ensure_pool()
+        await db.ensure_pool(rt.settings.database_pool_size)
         await db.engine().run_querystring(_select_one())
     except Exception as error:  # any failure to reach the database is the answer
         log.warning("health check failed: %s", type(error).__name__)
@@ -79,22 +77,35 @@ def _select_one() -> QueryString:
     return QueryString("SELECT 1")
 
 
-@get("/sw.js", include_in_schema=False)
-async def service_worker() -> Response[Any]:
-    source = (STATIC_DIR / "sw.js").read_text().replace("__SHELL_VERSION__", shell_version())
-    for name in SHELL_FILES:  # precache the fingerprinted URLs the pages ask for
+def service_worker_asset(assets: StaticAssets) -> Asset:
+    """sw.js with its shell version (a digest of the shell it precaches) and the fingerprinted URLs the
+    pages ask for."""
+    digest = hashlib.sha256()
+    for name in [*SHELL_FILES, "sw.js"]:
+        digest.update(assets.fingerprint(name).encode())
+    digest.update((PACKAGE_DIR / "templates" / "offline.html").read_bytes())
+    worker = assets.get("sw.js")
+    assert worker is not None  # noqa: S101 - shipped with the package
+    source = worker.body.decode().replace("__SHELL_VERSION__", digest.hexdigest()[:16])
+    for name in SHELL_FILES:
         if name != "manifest.webmanifest":
-            source = source.replace(f'"/static/{name}"', f'"{asset_url(name)}"')
-    return Response(source, media_type="text/javascript", headers={"cache-control": "no-cache"})
+            source = source.replace(f'"/static/{name}"', f'"{assets.url(name)}"')
+    return Asset.made(source.encode(), "text/javascript")
+
+
+@get("/sw.js", include_in_schema=False)
+async def service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
+    assets = assets_of(request)
+    worker = service_worker_asset(assets) if assets.watch else request.app.state.service_worker
+    return asset_response(request, worker, REVALIDATE)
 
 
 @get("/manifest.webmanifest", include_in_schema=False)
-async def manifest() -> Response[Any]:
-    return Response(
-        (STATIC_DIR / "manifest.webmanifest").read_bytes(),
-        media_type="application/manifest+json",
-        headers={"cache-control": "no-cache"},
-    )
+async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
+    asset = assets_of(request).get("manifest.webmanifest")
+    if asset is None:
+        raise NotFoundException()
+    return asset_response(request, asset, REVALIDATE)
 
 
 @get("/offline", include_in_schema=False)
@@ -157,16 +168,17 @@ async def purge_hourly(runtime: Runtime) -> None:
         await asyncio.sleep(3600)
 
 
-def _configure_templates(engine: JinjaTemplateEngine) -> None:
+def _configure_templates(engine: JinjaTemplateEngine, assets: StaticAssets) -> None:
     env = engine.engine
     env.undefined = StrictUndefined
+    env.auto_reload = assets.watch  # in production a template is read once, not checked on every render
     env.add_extension("jinja2.ext.i18n")
     # jinja2.ext.i18n adds this method to the Environment when the extension loads; the stubs cannot know
     env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=False)  # type: ignore[attr-defined]
     env.globals.update(
         locales=LOCALES,
         current_locale=current_locale.get,
-        static=asset_url,
+        static=assets.url,
         level_name=level_name,
     )
 
@@ -192,15 +204,18 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.faceflows.purposes import registry
 
     background: list[asyncio.Task[None]] = []
+    assets = StaticAssets(STATIC_DIR, watch=settings.dev)
 
     async def start() -> None:
         piccolo_conf.bind(db.make_engine(settings.database_url))
-        await db.ensure_pool()
+        await db.ensure_pool(settings.database_pool_size)
         background.append(asyncio.create_task(purge_hourly(runtime)))
 
     async def stop() -> None:
-        for task in background:
-            task.cancel()
+        for task in background:  # the test client may stop the app from another loop than started it
+            task.get_loop().call_soon_threadsafe(task.cancel)
+        here = [task for task in background if task.get_loop() is asyncio.get_running_loop()]
+        await asyncio.gather(*here, return_exceptions=True)  # done with the database before it closes
         await db.close_pool()
         runtime.close()
 
@@ -242,7 +257,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         template_config=TemplateConfig(
             directory=[PACKAGE_DIR / "templates", PACKAGE_DIR / "components"],
             engine=JinjaTemplateEngine,
-            engine_callback=_configure_templates,
+            engine_callback=lambda engine: _configure_templates(engine, assets),
         ),
         csrf_config=CSRFConfig(
             secret=runtime.keyring.derived_secret("csrf"),
@@ -253,12 +268,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             header_name="x-csrftoken",
             exclude=["^/api/v1/"],  # a regex: anchored, so no other path can borrow the exemption
         ),
-        middleware=[LocaleMiddleware],
+        middleware=[LocaleMiddleware, CompressionMiddleware],
         before_send=[security_headers_hook(hsts=not settings.dev)],
         exception_handlers={SignInRequired: to_sign_in, Exception: _error_page},
         dependencies=DEPENDENCIES,
         request_max_body_size=2 * 1024 * 1024,
-        compression_config=CompressionConfig(backend="gzip", minimum_size=500, gzip_compress_level=6),
         debug=False,
         # The OpenAPI schema documents /api/v1 only: HTML pages are left out at the app layer and the
         # API router opts back in. Served as JSON at /api/v1/schema.
@@ -266,5 +280,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         openapi_config=openapi_config(),
     )
     app.state.runtime = runtime
+    app.state.assets = assets
+    if not assets.watch:
+        app.state.service_worker = service_worker_asset(assets)
     app.state.face_purposes = registry(face_purposes)
     return app

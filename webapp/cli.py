@@ -29,7 +29,14 @@ def _with_runtime(
 
         settings = load_settings()
         piccolo_conf.bind(db.make_engine(settings.database_url))
-        return asyncio.run(work(build_runtime(settings), args))
+
+        async def bounded() -> int:
+            try:
+                return await work(build_runtime(settings), args)
+            finally:
+                await db.close_pool()
+
+        return asyncio.run(bounded())
 
     return run
 
@@ -49,6 +56,9 @@ def serve(args: argparse.Namespace) -> int:
         proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
         server_header=False,
         log_level=settings.log_level.lower(),
+        access_log=settings.access_log or settings.dev,
+        loop="uvloop",
+        http="httptools",
         ws_max_size=MAX_FRAME_BYTES
         + 64,  # one camera frame and its header: a bigger message closes the stream
     )
@@ -60,7 +70,14 @@ def migrate(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     piccolo_conf.bind(db.make_engine(settings.database_url))
-    return asyncio.run(run_migrations())
+
+    async def bounded() -> int:
+        try:
+            return await run_migrations()
+        finally:
+            await db.close_pool()
+
+    return asyncio.run(bounded())
 
 
 async def run_migrations() -> int:

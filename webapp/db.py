@@ -8,7 +8,9 @@ import hashlib
 import logging
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Sequence
+import threading
+from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -17,7 +19,7 @@ from urllib.parse import urlsplit
 import asyncpg
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType, dict_factory
 from piccolo.querystring import QueryString
 from piccolo.table import Table
 
@@ -26,7 +28,9 @@ from webapp.settings import Settings
 
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 RETRY_AFTER_SECONDS = 5
-READ_ONLY_STATEMENTS = ("SELECT", "PRAGMA", "EXPLAIN")
+READER_BUSY_TIMEOUT_MS = 1000  # a WAL reader waits only in rare moments (recovery): never long, on the loop
+READ_ONLY_STATEMENTS = ("SELECT", "EXPLAIN")
+WRITER_THREAD_NAME = "sqlite-writer"
 log = logging.getLogger(__name__)
 
 
@@ -61,32 +65,63 @@ class WriteGate:
             self.release()
 
 
-class GatedTransaction(SQLiteTransaction):
-    """A write transaction (IMMEDIATE or EXCLUSIVE) that waits for its turn at the gate first."""
+class SQLiteWriter:
+    """This loop's one writing connection, on a thread of its own: a write may wait for SQLite's lock
+    (another process holds it) without stopping the loop. Every write and every transaction runs here, one
+    hop per statement."""
 
-    engine: GatedSQLiteEngine
+    def __init__(self, connect: Callable[[], sqlite3.Connection]):
+        self._connect = connect
+        self._connection: sqlite3.Connection | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix=WRITER_THREAD_NAME)
 
-    def __init__(
-        self,
-        engine: GatedSQLiteEngine,
-        transaction_type: TransactionType = TransactionType.deferred,
-        allow_nested: bool = True,
-    ):
-        super().__init__(engine, transaction_type=transaction_type, allow_nested=allow_nested)
-        self._holds_turn = False
+    def _run(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        if self._connection is None:
+            self._connection = self._connect()
+        return _fetch_all(self._connection, sql, args)
+
+    async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, sql, args)
+
+    def close(self) -> None:
+        def close_connection() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        self._thread.submit(close_connection)
+        self._thread.shutdown(wait=True)
+
+
+class SQLiteWriteTransaction(SQLiteTransaction):
+    """A transaction on this loop's writer, after waiting for its turn at the gate (the writer holds one
+    transaction at a time, so deferred ones queue too)."""
+
+    engine: PooledSQLiteEngine
 
     async def __aenter__(self) -> SQLiteTransaction:
-        if self._parent is None and self.transaction_type is not TransactionType.deferred:
-            await self.engine.write_gate.acquire()
-            self._holds_turn = True
+        if self._parent is not None:
+            return self._parent
+        await self.engine.write_gate.acquire()
         try:
-            return await super().__aenter__()
-        except BaseException:  # e.g. BEGIN refused after the busy timeout: Piccolo leaves the connection
-            connection = getattr(self, "connection", None)  # open, and its thread would outlive the loop
-            if connection is not None:
-                await connection.close()
-            self._leave_gate()
+            self.connection = self.engine.writer()
+            await self.begin()
+        except BaseException:
+            self.engine.write_gate.release()
             raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def begin(self) -> None:
+        await self.connection.execute(f"BEGIN {self.transaction_type.value}")
+
+    async def commit(self) -> None:
+        await self.connection.execute("COMMIT")
+        self._committed = True
+
+    async def rollback(self) -> None:
+        await self.connection.execute("ROLLBACK")
+        self._rolled_back = True
 
     async def __aexit__(
         self,
@@ -94,54 +129,118 @@ class GatedTransaction(SQLiteTransaction):
         exception: BaseException | None,
         traceback: TracebackType | None,
     ) -> bool:
+        if self._parent is not None:
+            return exception is None
         try:
-            return await super().__aexit__(exception_type, exception, traceback)
+            if exception is not None:
+                if not self._rolled_back:
+                    await self.rollback()
+            elif not self._committed and not self._rolled_back:
+                await self.commit()
         finally:
-            self._leave_gate()
-
-    def _leave_gate(self) -> None:
-        if self._holds_turn:
-            self._holds_turn = False
+            self.engine.current_transaction.reset(self.context)
             self.engine.write_gate.release()
+        return exception is None
 
 
-class GatedSQLiteEngine(SQLiteEngine):
-    """SQLite whose writers in this process queue at one :class:`WriteGate`: write transactions, and
-    single writing statements outside a transaction (audit rows, session inserts)."""
+class PooledSQLiteEngine(SQLiteEngine):
+    """SQLite on long-lived connections, their pragmas set once.
 
-    def __init__(self, *args: Any, **kwargs: Any):
-        super().__init__(*args, **kwargs)
-        self.write_gate = WriteGate(SQLITE_BUSY_TIMEOUT_SECONDS)
+    Reads outside a transaction run at once on this thread's read-only connection: a read by key takes a
+    few microseconds, less than handing it to another thread would (WAL readers never wait for the writer).
+    Writes and transactions run on this loop's :class:`SQLiteWriter`, queued at one :class:`WriteGate`.
+    """
+
+    def __init__(self, path: str, timeout: float = SQLITE_BUSY_TIMEOUT_SECONDS):
+        if sqlite3.sqlite_version_info < (3, 35):
+            raise RuntimeError(f"SQLite 3.35 or later is needed (RETURNING), not {sqlite3.sqlite_version}")
+        super().__init__(path=path, timeout=timeout, check_same_thread=False)
+        self.write_gate = WriteGate(timeout)
+        self._readers = threading.local()
+        self._open_readers: list[sqlite3.Connection] = []
+        self._writers: PerLoop[SQLiteWriter] = PerLoop(lambda: SQLiteWriter(self._connect))
+        self._open_writers: list[SQLiteWriter] = []
+        self._lock = threading.Lock()
+
+    def _connect(self, read_only: bool = False) -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(**self.connection_kwargs)
+        connection.row_factory = dict_factory
+        connection.execute("PRAGMA foreign_keys = 1")
+        if read_only:
+            connection.execute("PRAGMA query_only = 1")
+            connection.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
+        return connection
+
+    def _reader(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._readers, "connection", None)
+        if connection is None:
+            connection = self._readers.connection = self._connect(read_only=True)
+            with self._lock:
+                self._open_readers.append(connection)
+        return connection
+
+    def writer(self) -> SQLiteWriter:
+        writer = self._writers.get()
+        with self._lock:
+            if writer not in self._open_writers:
+                self._open_writers.append(writer)
+        return writer
 
     def transaction(
         self, transaction_type: TransactionType = TransactionType.deferred, allow_nested: bool = True
     ) -> SQLiteTransaction:
-        return GatedTransaction(self, transaction_type=transaction_type, allow_nested=allow_nested)
+        return SQLiteWriteTransaction(self, transaction_type=transaction_type, allow_nested=allow_nested)
+
+    async def get_connection(self) -> Any:  # Piccolo's batch() asks for one: there is no aiosqlite here
+        raise NotImplementedError("PooledSQLiteEngine has no per-call connections")
 
     async def run_querystring(  # Piccolo's own returns are untyped: Any
         self, querystring: QueryString, in_pool: bool = False
     ) -> Any:
-        sql, _ = querystring.compile_string(engine_type=self.engine_type)
-        if self.current_transaction.get() or _reads_only(sql):
-            return await super().run_querystring(querystring, in_pool)
-        async with self.write_gate.turn():
-            return await super().run_querystring(querystring, in_pool)
+        sql, args = querystring.compile_string(engine_type=self.engine_type)
+        return await self._run(sql, args)
 
     async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:  # Piccolo's own is untyped
-        if self.current_transaction.get():
-            return await super().run_ddl(ddl, in_pool)
+        return await self._run(ddl, [])
+
+    async def _run(self, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+        if transaction := self.current_transaction.get():
+            connection: SQLiteWriter = transaction.connection
+            return await connection.execute(sql, args)
+        if _reads_only(sql):
+            return _fetch_all(self._reader(), sql, args)
         async with self.write_gate.turn():
-            return await super().run_ddl(ddl, in_pool)
+            return await self.writer().execute(sql, args)
+
+    def close(self) -> None:
+        """Close every connection opened so far; the next query opens new ones."""
+        with self._lock:
+            readers, self._open_readers = self._open_readers, []
+            writers, self._open_writers = self._open_writers, []
+            self._readers = threading.local()
+            self._writers = PerLoop(lambda: SQLiteWriter(self._connect))
+        for reader in readers:
+            reader.close()
+        for writer in writers:
+            writer.close()
+
+
+def _fetch_all(connection: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:
+    cursor = connection.execute(sql, args)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _reads_only(sql: str) -> bool:
-    return sql.lstrip().upper().startswith(READ_ONLY_STATEMENTS)
+    return sql.lstrip()[:7].upper().startswith(READ_ONLY_STATEMENTS)
 
 
 def make_engine(database_url: str) -> Engine[Any]:
     if database_url.startswith("sqlite:"):
         path = Path(database_url.removeprefix("sqlite:///"))
-        return GatedSQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return PooledSQLiteEngine(path=str(path))
     parts = urlsplit(database_url)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ValueError("unsupported database URL scheme")
@@ -163,6 +262,8 @@ def bind(engine: Engine[Any], tables: Sequence[type[Table]]) -> None:
     global _bound
     if isinstance(engine, SQLiteEngine):
         _prepare_sqlite_file(Path(engine.path))
+    if isinstance(_bound, PooledSQLiteEngine) and _bound is not engine:
+        _bound.close()  # what it opened would otherwise stay open, unused
     _bound = engine
     for table in tables:
         table._meta.db = engine
@@ -176,20 +277,22 @@ def engine() -> Engine[Any]:
     return _bound
 
 
-async def ensure_pool() -> None:
+async def ensure_pool(size: int = Settings.database_pool_size) -> None:
     """PostgreSQL: a connection pool per process. A database that is down at start does not stop the
     service from starting (it answers 503 until the database is back)."""
     current = engine()
     if isinstance(current, PostgresEngine) and current.pool is None:
         try:
-            await current.start_connection_pool(min_size=1, max_size=10)
+            await current.start_connection_pool(min_size=1, max_size=size)
         except (OSError, asyncpg.PostgresError) as error:
             log.warning("database connection pool not started: %s", type(error).__name__)
 
 
 async def close_pool(grace_seconds: float = 5.0) -> None:
-    """Close the pool at shutdown; connections still out after the grace time are cut."""
+    """Close the connections at shutdown; PostgreSQL's still out after the grace time are cut."""
     current = engine()
+    if isinstance(current, PooledSQLiteEngine):
+        current.close()
     if isinstance(current, PostgresEngine) and current.pool is not None:
         pool = current.pool
         try:

@@ -64,6 +64,16 @@ class Settings:
         metadata={"doc": "comma-separated proxy addresses/networks whose X-Forwarded-For is believed"},
     )
     log_level: str = field(default="INFO", metadata={"doc": f"Python logging level: {', '.join(LOG_LEVELS)}"})
+    access_log: bool = field(
+        default=False, metadata={"doc": "one log line per request (uvicorn's access log); dev default on"}
+    )
+    database_pool_size: int = field(
+        default=10,
+        metadata={
+            "doc": "PostgreSQL connections per worker process at most (sizing: docs/deploy.md); SQLite keeps "
+            "one writer and up to 4 readers per process"
+        },
+    )
 
     sms_channel: str = field(
         default="", metadata={"doc": "`console` (dev only) or `smtp`; dev default console"}
