@@ -14,7 +14,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
@@ -34,6 +33,7 @@ from webapp.staticfiles import (
     assets_of,
     static_file,
 )
+from webapp.templating import LocalizedJinja
 from webapp.web import (
     DEPENDENCIES,
     LocaleMiddleware,
@@ -62,7 +62,7 @@ async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     return redirect(request, "/login")
 
 
-@get("/healthz", include_in_schema=False, cache_control=None)
+@get("/healthz", include_in_schema=False, cache_control=None, exclude_from_csrf=True)
 async def healthz(rt: RuntimeDep) -> Response[Any]:
     try:
         await db.ensure_pool(rt.settings.database_pool_size)
@@ -93,14 +93,14 @@ def service_worker_asset(assets: StaticAssets) -> Asset:
     return Asset.made(source.encode(), "text/javascript")
 
 
-@get("/sw.js", include_in_schema=False)
+@get("/sw.js", include_in_schema=False, exclude_from_csrf=True)
 async def service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
     assets = assets_of(request)
     worker = service_worker_asset(assets) if assets.watch else request.app.state.service_worker
     return asset_response(request, worker, REVALIDATE)
 
 
-@get("/manifest.webmanifest", include_in_schema=False)
+@get("/manifest.webmanifest", include_in_schema=False, exclude_from_csrf=True)
 async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
     asset = assets_of(request).get("manifest.webmanifest")
     if asset is None:
@@ -168,7 +168,7 @@ async def purge_hourly(runtime: Runtime) -> None:
         await asyncio.sleep(3600)
 
 
-def _configure_templates(engine: JinjaTemplateEngine, assets: StaticAssets) -> None:
+def _configure_templates(engine: LocalizedJinja, assets: StaticAssets) -> None:
     env = engine.engine
     env.undefined = StrictUndefined
     env.auto_reload = assets.watch  # in production a template is read once, not checked on every render
@@ -181,6 +181,7 @@ def _configure_templates(engine: JinjaTemplateEngine, assets: StaticAssets) -> N
         static=assets.url,
         level_name=level_name,
     )
+    engine.fold(static=None if assets.watch else assets.url)
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
@@ -256,7 +257,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         plugins=[HTMXPlugin()],
         template_config=TemplateConfig(
             directory=[PACKAGE_DIR / "templates", PACKAGE_DIR / "components"],
-            engine=JinjaTemplateEngine,
+            engine=LocalizedJinja,
             engine_callback=lambda engine: _configure_templates(engine, assets),
         ),
         csrf_config=CSRFConfig(

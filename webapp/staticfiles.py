@@ -119,7 +119,7 @@ def asset_response(request: Request[Any, Any, Any], asset: Asset, cache_control:
     return Response(content, media_type=asset.media_type, headers=headers)
 
 
-@get("/static/{relative:path}", include_in_schema=False)
+@get("/static/{relative:path}", include_in_schema=False, exclude_from_csrf=True)  # no form: no token
 async def static_file(
     request: Request[Any, Any, Any], relative: FromPath[str], v: FromQuery[str] = ""
 ) -> Response[bytes]:
