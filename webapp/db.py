@@ -48,8 +48,9 @@ class WriteGate:
         self._lock = PerLoop(asyncio.Lock)
 
     async def acquire(self) -> None:
-        try:
-            await asyncio.wait_for(self._lock.get().acquire(), self.timeout_seconds)
+        try:  # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that meets the lock
+            async with asyncio.timeout(self.timeout_seconds):
+                await self._lock.get().acquire()
         except TimeoutError as error:
             raise DatabaseBusy("no write turn within the busy timeout") from error
 
