@@ -33,7 +33,7 @@ from webapp.staticfiles import (
     assets_of,
     static_file,
 )
-from webapp.templating import LocalizedJinja
+from webapp.templating import LocalizedJinja, csrf_field
 from webapp.web import (
     DEPENDENCIES,
     LocaleMiddleware,
@@ -180,6 +180,7 @@ def _configure_templates(engine: LocalizedJinja, assets: StaticAssets) -> None:
         current_locale=current_locale.get,
         static=assets.url,
         level_name=level_name,
+        csrf_field=csrf_field,
     )
     engine.fold(static=None if assets.watch else assets.url)
 

@@ -10,16 +10,19 @@ call with values (``_("{n}个", n=…)``) or a variable argument stays a call.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from jinja2 import Environment, TemplateNotFound
+from jinja2 import Environment, TemplateNotFound, pass_context
 from jinja2 import Template as JinjaTemplate
 from jinja2.ext import Extension
 from jinja2.lexer import TOKEN_DOT, TOKEN_LPAREN, TOKEN_NAME, TOKEN_RPAREN, TOKEN_STRING, Token, TokenStream
+from jinja2.runtime import Context
 from litestar.exceptions import TemplateNotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.base import csrf_token
+from markupsafe import Markup
 
 from webapp.i18n import LOCALES, current_locale, translations
 
@@ -57,6 +60,14 @@ class FoldConstants(Extension):
         if token.value == "static" and static is not None:
             return static(literal), 4
         return None
+
+
+@pass_context
+def csrf_field(context: Context) -> Markup:
+    """The CSRF token of a plain form (htmx sends it as the x-csrftoken header, set on <body>): a function,
+    not a macro imported with context, which Jinja would evaluate anew at every render."""
+    token = csrf_token(cast("Mapping[str, Any]", context))  # it reads context["request"]
+    return Markup('<input type="hidden" name="_csrf_token" value="{}">').format(token)
 
 
 class LocalizedJinja(JinjaTemplateEngine):
