@@ -39,8 +39,9 @@ class AccountRecord:
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Mapping[str, Any]) -> AccountRecord:
-        values = {field.name: row[field.name] for field in fields(cls)}
+    def of(cls, row: Mapping[str, Any], prefix: str = "") -> AccountRecord:
+        """The record of an account row, or of its columns named ``prefix + name`` in a joined row."""
+        values = {field.name: row[prefix + field.name] for field in fields(cls)}
         values["state"] = AccountState(values["state"])
         values["level4_offer"] = Level4Offer(values["level4_offer"])
         return cls(**values)

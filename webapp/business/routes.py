@@ -101,7 +101,7 @@ async def _page(
         dialog=dialog,
         notice=notice,
         expired_on=account.business_until.isoformat() if expired and account.business_until else "",
-        filings=await filings_for_account(rt, account.id) if refusal is None else [],
+        filings=await filings_for_account(rt, account) if refusal is None else [],
         hidden_reason=_(HIDDEN_REASONS.get(refusal, REFUSAL_MESSAGES.get(refusal, ""))) if refusal else "",
         upgrade_url=UPGRADE_PATH,
         nav=section_nav(rt, account, "business"),
@@ -217,7 +217,7 @@ async def filing_page(
 ) -> Response[Any]:
     if business_refusal(account, rt.clock.today()) is not None:
         return redirect(request, "/business")
-    detail = await filing_detail_for_account(rt, account.id, ref)
+    detail = await filing_detail_for_account(rt, account, ref)
     if detail is None:
         raise NotFoundException()
     return render(
@@ -240,7 +240,7 @@ async def decide_page(
     decision: FromQuery[str] = "confirm",
 ) -> Response[Any]:
     """确认 or 拒绝 a filing: each needs a fresh face scan against the account's own template."""
-    detail = await filing_detail_for_account(rt, account.id, reference)
+    detail = await filing_detail_for_account(rt, account, reference)
     if detail is None or decision not in {"confirm", "decline"} or not detail.needs_action:
         return redirect(request, "/business")
     _flow, cookie = await flows.start_flow(

@@ -384,10 +384,16 @@ def _summary_fields(filing: FilingRecord, my_role: str, my_status: Status) -> di
     }
 
 
-async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummary]:
+async def _the_account(account: AccountRecord | int) -> AccountRecord | None:
+    """The record as given (a signed-in page's, which its guard loaded), or the one its id names."""
+    return account if isinstance(account, AccountRecord) else await load_account(account)
+
+
+async def filings_for_account(rt: Runtime, account_or_id: AccountRecord | int) -> list[FilingSummary]:
     """The filings that name this account's ID number (the newest 200); none unless it may take part
-    today. Those waiting for this person come first, then the newest."""
-    account = await load_account(account_id)
+    today. Those waiting for this person come first, then the newest. A signed-in page hands in the
+    record its guard loaded; an id is loaded first."""
+    account = await _the_account(account_or_id)
     if account is None or business_refusal(account, rt.clock.today()) is not None:
         return []
     mine = (
@@ -406,12 +412,14 @@ async def filings_for_account(rt: Runtime, account_id: int) -> list[FilingSummar
     return summaries
 
 
-async def filing_detail_for_account(rt: Runtime, account_id: int, filing_ref: str) -> FilingDetail | None:
+async def filing_detail_for_account(
+    rt: Runtime, account_or_id: AccountRecord | int, filing_ref: str
+) -> FilingDetail | None:
     """None when the filing does not name this account (or does not exist, or the account may not
-    take part today): the caller cannot tell these apart."""
+    take part today): the caller cannot tell these apart. The account: its record, or its id."""
     if not filing_ref or len(filing_ref) > MAX_REFERENCE_LENGTH:
         return None
-    account = await load_account(account_id)
+    account = await _the_account(account_or_id)
     if account is None or business_refusal(account, rt.clock.today()) is not None:
         return None
     filing = await _filing_where(Filing.reference == filing_ref)
