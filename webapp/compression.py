@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 
 import brotli
 from litestar.enums import ScopeType
@@ -37,8 +38,17 @@ ENCODERS: dict[str, Callable[[bytes], bytes]] = {"br": _brotli, "gzip": _gzip}
 
 def chosen_encoding(accept_encoding: str | None, available: Mapping[str, object]) -> str | None:
     """The first of PREFERENCE that the client accepts (q > 0, by name or ``*``) and ``available`` has."""
+    for encoding in _acceptable(accept_encoding or ""):
+        if encoding in available:
+            return encoding
+    return None
+
+
+@lru_cache(maxsize=256)  # browsers send a handful of distinct headers: each is read once
+def _acceptable(accept_encoding: str) -> tuple[str, ...]:
+    """The encodings of PREFERENCE this Accept-Encoding allows, in our order."""
     accepted: dict[str, float] = {}
-    for item in (accept_encoding or "").split(","):
+    for item in accept_encoding.split(","):
         name, _, parameters = item.partition(";")
         quality = 1.0
         for parameter in parameters.split(";"):
@@ -49,10 +59,7 @@ def chosen_encoding(accept_encoding: str | None, available: Mapping[str, object]
                 except ValueError:
                     quality = 0.0
         accepted[name.strip().lower()] = quality
-    for encoding in PREFERENCE:
-        if encoding in available and accepted.get(encoding, accepted.get("*", 0.0)) > 0:
-            return encoding
-    return None
+    return tuple(encoding for encoding in PREFERENCE if accepted.get(encoding, accepted.get("*", 0.0)) > 0)
 
 
 class CompressionMiddleware:
