@@ -71,7 +71,7 @@ import _root  # noqa: F401 (first: the project root on the import path, bench/ o
 import httpx
 
 from tests.support.pgcluster import ThrowawayPostgres, free_port
-from tests.support.server import AppServer
+from tests.support.server import AppServer, stop_process
 
 HOST = "127.0.0.1"  # the only address this benchmark ever talks to
 MAX_REQUESTS = 200_000  # per phase of the Argon2 section, whatever the duration
@@ -266,13 +266,7 @@ class BareServer:
         raise BenchError("the bare app did not start:\n" + self.log_path.read_text()[-3000:])
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 @dataclass

@@ -71,12 +71,17 @@ class AppServer:
         raise RuntimeError("the server did not start:\n" + self.log_path.read_text()[-3000:])
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         if getattr(self, "log", None):
             self.log.close()
+
+
+def stop_process(process: subprocess.Popen | None) -> None:
+    """Terminate a server process, and kill it if it does not end within 20 s."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
