@@ -84,6 +84,34 @@ async def test_reads_do_not_wait_for_the_writer():
 
 
 @sqlite_only
+async def test_long_lived_connections_see_every_commit_and_their_own_transaction(database):
+    """Reads run on a kept connection: they must never see an old snapshot, and a transaction reads what
+    it wrote before it commits."""
+    assert await AuditEvent.count() == 0  # the reader connection is open from here on
+    other_process = sqlite3.connect(Path(database.removeprefix("sqlite:///")), isolation_level=None)
+    try:
+        other_process.execute(
+            "INSERT INTO audit_event (at, event, account_id, ip, user_agent, detail)"
+            " VALUES (?, ?, NULL, '', '', '{}')",
+            (datetime.now(UTC).isoformat(), "written elsewhere"),
+        )
+    finally:
+        other_process.close()
+    assert await AuditEvent.count() == 1
+    async with write_transaction():
+        await _note_audit("inside")
+        assert await AuditEvent.count() == 2  # on the writer: its own uncommitted row
+    assert await AuditEvent.count() == 2
+
+
+@sqlite_only
+async def test_the_connection_reads_run_on_cannot_write():
+    await AuditEvent.count()
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        db.engine()._reader().execute("DELETE FROM audit_event")
+
+
+@sqlite_only
 async def test_no_write_turn_in_time_is_a_503_page_with_retry_after(client, monkeypatch):
     monkeypatch.setattr(db.engine().write_gate, "timeout_seconds", 0.2)
     async with writer_holding_the_gate():
