@@ -10,8 +10,8 @@ from typing import Any
 
 from jinja2 import StrictUndefined
 from litestar import Litestar, Request, Response, get
-from litestar.config.csrf import CSRFConfig
 from litestar.exceptions import NotFoundException
+from litestar.middleware import DefineMiddleware
 from litestar.params import FromPath, FromQuery
 from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.response import Template
@@ -21,6 +21,7 @@ from piccolo.querystring import QueryString
 
 from webapp import db, piccolo_conf
 from webapp.compression import CompressionMiddleware
+from webapp.csrf import CSRFMiddleware
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, load_settings
@@ -46,6 +47,7 @@ from webapp.web import (
 )
 
 log = logging.getLogger("webapp")
+CSRF_EXEMPT_PATHS = "^/api/v1/"  # the API takes keys, not cookies; anchored, so no other path borrows it
 
 PACKAGE_DIR = Path(__file__).parent
 SHELL_FILES = [
@@ -262,16 +264,17 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             engine=LocalizedJinja,
             engine_callback=lambda engine: _configure_templates(engine, assets),
         ),
-        csrf_config=CSRFConfig(
-            secret=runtime.keyring.derived_secret("csrf"),
-            cookie_name="csrftoken" if settings.dev else "__Host-csrftoken",
-            cookie_secure=not settings.dev,
-            cookie_httponly=True,
-            cookie_samesite="lax",
-            header_name="x-csrftoken",
-            exclude=["^/api/v1/"],  # a regex: anchored, so no other path can borrow the exemption
-        ),
-        middleware=[LocaleMiddleware, CompressionMiddleware],
+        middleware=[
+            DefineMiddleware(
+                CSRFMiddleware,
+                key=runtime.keyring.derived_secret("csrf"),
+                cookie_name="csrftoken" if settings.dev else "__Host-csrftoken",
+                secure=not settings.dev,
+                exempt_paths=CSRF_EXEMPT_PATHS,
+            ),
+            LocaleMiddleware,
+            CompressionMiddleware,
+        ],
         before_send=[security_headers_hook(hsts=not settings.dev)],
         exception_handlers={SignInRequired: to_sign_in, Exception: _error_page},
         dependencies=DEPENDENCIES,
