@@ -105,6 +105,21 @@ async def test_long_lived_connections_see_every_commit_and_their_own_transaction
 
 
 @sqlite_only
+async def test_a_commit_that_fails_leaves_the_writer_clean():
+    """COMMIT refused (a foreign key checked at commit) leaves the transaction open on the connection: the
+    writer must not carry it into the next write."""
+    with pytest.raises(sqlite3.IntegrityError):
+        async with write_transaction():
+            await AuditEvent.raw("PRAGMA defer_foreign_keys = ON")
+            await AuditEvent.raw(
+                "INSERT INTO user_session (token_hash, account, created_at, last_seen_at, expires_at, ip,"
+                " user_agent) VALUES ('x', 999999, '2026-01-01', '2026-01-01', '2026-01-01', '', '')"
+            )
+    await _note_audit("after the failed commit")
+    assert await AuditEvent.count() == 1  # committed, seen by a reader
+
+
+@sqlite_only
 async def test_the_connection_reads_run_on_cannot_write():
     await AuditEvent.count()
     with pytest.raises(sqlite3.OperationalError, match="readonly"):

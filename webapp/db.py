@@ -84,13 +84,18 @@ class SQLiteWriter:
     async def execute(self, sql: str, args: Sequence[Any] = ()) -> list[dict[str, Any]]:
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._run, sql, args)
 
-    def close(self) -> None:
-        def close_connection() -> None:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            self._connection.close()  # an open transaction is rolled back
+            self._connection = None
 
-        self._thread.submit(close_connection)
+    async def discard(self) -> None:
+        """Close the connection (the next statement opens another): after a COMMIT or ROLLBACK that failed,
+        the transaction may still be open on it."""
+        await asyncio.get_running_loop().run_in_executor(self._thread, self._close_connection)
+
+    def close(self) -> None:
+        self._thread.submit(self._close_connection)
         self._thread.shutdown(wait=True)
 
 
@@ -132,12 +137,16 @@ class SQLiteWriteTransaction(SQLiteTransaction):
     ) -> bool:
         if self._parent is not None:
             return exception is None
+        writer: SQLiteWriter = self.connection
         try:
             if exception is not None:
                 if not self._rolled_back:
                     await self.rollback()
             elif not self._committed and not self._rolled_back:
                 await self.commit()
+        except BaseException:
+            await writer.discard()
+            raise
         finally:
             self.engine.current_transaction.reset(self.context)
             self.engine.write_gate.release()
