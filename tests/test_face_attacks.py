@@ -15,7 +15,7 @@ import pytest
 
 from tests import factories
 from tests.support.faceflows import face, imported_with_photo, level3_with_photo, make_level_4
-from tests.support.performers import PERSON, LivePerson, prerecorded, still, warped_still
+from tests.support.performers import PERSON, LivePerson, prerecorded, replayed, still, warped_still
 from tests.support.stream import AsgiWebSocket, cookies_of, run_scan, start_scan
 from tests.support.web import csrf_token, post_form, without_csrf_token
 from webapp.accounts.tables import Account, Flow, UserSession
@@ -158,8 +158,7 @@ async def test_a_recorded_live_stream_replayed_is_refused(rt, app, client, faces
     recorded = await run_scan(app, client, token, "upgrade", LivePerson(PERSON))
     assert recorded.ok, recorded.message
     account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
-    frames = [jpeg for _stamp, jpeg in recorded.frames]
-    replay = await run_scan(app, client, token, "upgrade", prerecorded(frames))
+    replay = await run_scan(app, client, token, "upgrade", replayed(recorded.frames))
     assert replay.result["ok"] is False and LIGHT_REFUSAL in replay.result["message"]
     assert (await Account.select(Account.level).where(Account.id == account_id).first())["level"] == 3
 

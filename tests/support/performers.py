@@ -6,12 +6,13 @@
   admits it cannot stop (SECURITY.md). Its options make the attacks that fail: lit by other colours,
   lit late, tinted uniformly instead of lit, or a flat print instead of a head.
 - :func:`prerecorded`: frames made before the scan, played at their own pace whatever the screen
-  says: a still photo, the old 2-D landmark warps of one photo (blink, mouth, turns), or a replay of
-  a recorded stream.
+  says: a still photo or the old 2-D landmark warps of one photo (blink, mouth, turns).
+- :func:`replayed`: a recorded stream played again on its own capture clock.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 from collections.abc import Sequence
 from pathlib import Path
@@ -87,6 +88,21 @@ def prerecorded(frames: Sequence[bytes], fps: float = 12.0):
     def play(t: float, screen: Screen) -> bytes:
         del screen
         return frames[int(round(t * fps)) % len(frames)]
+
+    return play
+
+
+def replayed(recording: Sequence[tuple[float, bytes]]):
+    """A performer that replays a recorded stream ((capture ms, JPEG) pairs) on its own clock, holding
+    its last frame once it runs out: the recording's frame for each moment, as a screen playing the
+    video in front of the camera shows it. (Looping would make the face jump back, refused as a
+    discontinuity before the light is even looked at; a careful attacker would not loop.)"""
+    stamps = [stamp for stamp, _jpeg in recording]
+
+    def play(t: float, screen: Screen) -> bytes:
+        del screen
+        shown = max(0, bisect.bisect_right(stamps, t * 1000) - 1)
+        return recording[shown][1]
 
     return play
 
