@@ -213,10 +213,13 @@ def parallel_verifications_per_second(processes: int, seconds: float) -> float:
 
 
 class BareServer:
-    """bench/bare_app.py under uvicorn, with the server settings of ``webapp serve`` (webapp/cli.py)."""
+    """An app of bench/bare_app.py under uvicorn, with the server settings of ``webapp serve``
+    (webapp/cli.py)."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, app: str = "app", probe_path: str = "/"):
         folder.mkdir(parents=True)
+        self.app = app
+        self.probe_path = probe_path
         shutil.copy(Path(__file__).with_name("bare_app.py"), folder / "bare_app.py")
         self.folder = folder
         self.port = free_port()
@@ -231,7 +234,7 @@ class BareServer:
             sys.executable,
             "-m",
             "uvicorn",
-            "bare_app:app",
+            f"bare_app:{self.app}",
             "--host",
             HOST,
             "--port",
@@ -260,10 +263,10 @@ class BareServer:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and self.process.poll() is None:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/", timeout=1).status_code == 200:
+                if httpx.get(self.url + self.probe_path, timeout=1).status_code == 200:
                     return self
             time.sleep(0.2)
-        raise BenchError("the bare app did not start:\n" + self.log_path.read_text()[-3000:])
+        raise BenchError(f"bare_app:{self.app} did not start:\n" + self.log_path.read_text()[-3000:])
 
     def stop(self) -> None:
         stop_process(self.process)
@@ -362,6 +365,22 @@ def app_routes(name: str, url: str) -> list[Route]:
             "",
             lambda a: "csrftoken=" in a.headers.get("set-cookie", ""),
             "no cookie",
+        ),
+    ]
+
+
+def reference_routes(url: str) -> list[Route]:
+    first = httpx.get(url + "/page/protected", headers={"Accept-Encoding": ENCODINGS}, timeout=30)
+    cookie = cookie_header(cookie_pairs(first))
+    if first.status_code != 200 or "csrftoken=" not in cookie:
+        raise BenchError(f"reference: GET /page/protected answered {first.status_code}, cookies {cookie!r}")
+    return [
+        Route("Jinja form, 40 fields", "/page", cookie, lambda a: "第40项" in a.text),
+        Route(
+            "+ its CSRF, brotli 1",
+            "/page/protected",
+            cookie,
+            lambda a: "_csrf_token" in a.text and a.headers.get("content-encoding") == "br",
         ),
     ]
 
@@ -496,6 +515,9 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     bare = BareServer(folder / "bare")
     stack.callback(bare.stop)
     bare.start()
+    reference = BareServer(folder / "reference", "reference", "/page")
+    stack.callback(reference.stop)
+    reference.start()
     servers: dict[str, AppServer] = {}
     where = {}
     for engine in args.engines:
@@ -520,6 +542,7 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         where.setdefault(engine, f"throwaway SQLite {server.database}")
 
     print(f"bare: python -m uvicorn bare_app:app (bench/bare_app.py) on {bare.url}, as webapp serve runs")
+    print(f"reference: python -m uvicorn bare_app:reference on {reference.url}, the same way")
     for engine, server in servers.items():
         print(f"{ENGINES[engine]}: webapp serve (1 worker) on {server.url}, {where[engine]}")
     print(
@@ -535,9 +558,11 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     assert bare.process is not None
     hello = Route("GET /", "/", returning, lambda a: a.text == "hello")
     bare_target = Target("bare", bare.url, bare.process, [hello])
+    assert reference.process is not None
+    reference_target = Target("reference", reference.url, reference.process, reference_routes(reference.url))
 
     print("\nroutes, as answered to one request with wrk's headers (status, type, encoding, size):")
-    everything = [bare_target, *targets.values()]
+    everything = [bare_target, reference_target, *targets.values()]
     for target in everything:
         for route in target.routes:
             answer = probe(target, route)
@@ -558,7 +583,7 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         rates.setdefault(("bare", hello.label), []).append(bare_phase.rate)
         print(phase_line(bare_target, hello, bare_phase))
         this_round: dict[tuple[str, str], float] = {}
-        for target in targets.values():
+        for target in [reference_target, *targets.values()]:
             for route in target.routes:
                 phase = measure(wrk, target, route, args.seconds, args.connections)
                 key = (target.name, route.label)
@@ -596,6 +621,9 @@ def bench(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     for label in labels:
         pg_vs = f"{median(versus[label]):>11.2f}" if label in versus else f"{'—':>11}"
         print(f"{label:<26} | {cells('SQLite', label, 12)} | {cells('PostgreSQL', label, 16)} | {pg_vs}")
+    print("\nfor context, bare Litestar serving a form page (bench/bare_app.py's reference app):")
+    for route in reference_target.routes:
+        print(f"  {route.label:<44} {cells('reference', route.label, 8)} × bare")
 
     print("\nbudgets:")
     if "sqlite" in targets:

@@ -53,8 +53,12 @@ async def test_a_token_not_made_from_this_browsers_secret_is_refused(app, client
     token = await page_token(client)
     forgeries = (flipped(token, 10), flipped(token, len(token) - 1), token[:-2], "zz" + token[2:], "", "00")
     for forged in forgeries:
-        answer = await login_with(client, forged) if forged else await client.post(
-            "/login", data={"identifier": "x", "password": "y"}, follow_redirects=False
+        answer = (
+            await login_with(client, forged)
+            if forged
+            else await client.post(
+                "/login", data={"identifier": "x", "password": "y"}, follow_redirects=False
+            )
         )
         assert answer.status_code == 403 and REFUSED in answer.text, forged
     async with httpx.AsyncClient(

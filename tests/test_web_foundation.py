@@ -197,4 +197,3 @@ def test_an_encoding_is_chosen_by_preference_among_the_accepted():
     assert chosen_encoding("br;q=zero", offered) is None
     assert chosen_encoding("", offered) is None and chosen_encoding(None, offered) is None
     assert chosen_encoding("br", {"gzip": b""}) is None
-

@@ -17,10 +17,8 @@ from litestar.plugins.htmx import HTMXPlugin, HTMXRequest
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
-from piccolo.querystring import QueryString
 
 from webapp import db, piccolo_conf
-from webapp.compression import CompressionMiddleware
 from webapp.csrf import CSRFMiddleware
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
@@ -36,9 +34,9 @@ from webapp.staticfiles import (
 )
 from webapp.templating import LocalizedJinja, csrf_field
 from webapp.web import (
-    DEPENDENCIES,
-    LocaleMiddleware,
+    PageMiddleware,
     RuntimeDep,
+    dependencies,
     redirect,
     safe_next,
     security_headers_hook,
@@ -64,19 +62,15 @@ async def home(request: Request[Any, Any, Any]) -> Response[Any]:
     return redirect(request, "/login")
 
 
-@get("/healthz", include_in_schema=False, cache_control=None, exclude_from_csrf=True)
+@get("/healthz", include_in_schema=False, cache_control=None, not_a_page=True)
 async def healthz(rt: RuntimeDep) -> Response[Any]:
     try:
         await db.ensure_pool(rt.settings.database_pool_size)
-        await db.engine().run_querystring(_select_one())
+        await db.ping()
     except Exception as error:  # any failure to reach the database is the answer
         log.warning("health check failed: %s", type(error).__name__)
         return Response({"status": "unavailable", "database": "unreachable"}, status_code=503)
     return Response({"status": "ok", "database": "ok"})
-
-
-def _select_one() -> QueryString:
-    return QueryString("SELECT 1")
 
 
 def service_worker_asset(assets: StaticAssets) -> Asset:
@@ -95,14 +89,14 @@ def service_worker_asset(assets: StaticAssets) -> Asset:
     return Asset.made(source.encode(), "text/javascript")
 
 
-@get("/sw.js", include_in_schema=False, exclude_from_csrf=True)
+@get("/sw.js", include_in_schema=False, not_a_page=True)
 async def service_worker(request: Request[Any, Any, Any]) -> Response[bytes]:
     assets = assets_of(request)
     worker = service_worker_asset(assets) if assets.watch else request.app.state.service_worker
     return asset_response(request, worker, REVALIDATE)
 
 
-@get("/manifest.webmanifest", include_in_schema=False, exclude_from_csrf=True)
+@get("/manifest.webmanifest", include_in_schema=False, not_a_page=True)
 async def manifest(request: Request[Any, Any, Any]) -> Response[bytes]:
     asset = assets_of(request).get("manifest.webmanifest")
     if asset is None:
@@ -272,12 +266,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
                 secure=not settings.dev,
                 exempt_paths=CSRF_EXEMPT_PATHS,
             ),
-            LocaleMiddleware,
-            CompressionMiddleware,
+            PageMiddleware,
         ],
         before_send=[security_headers_hook(hsts=not settings.dev)],
         exception_handlers={SignInRequired: to_sign_in, Exception: _error_page},
-        dependencies=DEPENDENCIES,
+        dependencies=dependencies(runtime),
         request_max_body_size=2 * 1024 * 1024,
         debug=False,
         # The OpenAPI schema documents /api/v1 only: HTML pages are left out at the app layer and the

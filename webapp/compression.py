@@ -14,14 +14,20 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
 
 import brotli
-from litestar.enums import ScopeType
-from litestar.types import ASGIApp, HTTPResponseStartEvent, Message, Receive, Scope, Send
+from litestar.types import HTTPResponseStartEvent, Message, Send
 
 BROTLI_QUALITY = 1
 GZIP_LEVEL = 1
 MINIMUM_SIZE = 1024  # smaller bodies fit a packet either way
 PREFERENCE = ("br", "gzip")
-COMPRESSIBLE = (b"text/", b"application/json", b"application/javascript", b"application/manifest+json")
+COMPRESSIBLE = (  # media types worth compressing (static assets are compressed with the same list)
+    "text/",
+    "application/javascript",
+    "application/json",
+    "application/manifest+json",
+    "image/svg",
+)
+_COMPRESSIBLE = tuple(media_type.encode() for media_type in COMPRESSIBLE)  # as the headers carry them
 
 
 def _brotli(body: bytes) -> bytes:
@@ -62,54 +68,42 @@ def _acceptable(accept_encoding: str) -> tuple[str, ...]:
     return tuple(encoding for encoding in PREFERENCE if accepted.get(encoding, accepted.get("*", 0.0)) > 0)
 
 
-class CompressionMiddleware:
-    """Compresses whole, uncompressed, compressible response bodies of at least MINIMUM_SIZE bytes."""
+def compressing(send: Send, encoding: str) -> Send:
+    """``send``, compressing a whole, uncompressed, compressible body of at least MINIMUM_SIZE bytes with
+    ``encoding`` (one of ENCODERS); anything else passes as it is."""
+    start: HTTPResponseStartEvent | None = None
 
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
-            await self.app(scope, receive, send)
+    async def compressing_send(message: Message) -> None:
+        nonlocal start
+        if message["type"] == "http.response.start":
+            start = message
             return
-        accept = next((value for name, value in scope["headers"] if name == b"accept-encoding"), b"")
-        encoding = chosen_encoding(accept.decode("latin-1"), ENCODERS)
-        if encoding is None:
-            await self.app(scope, receive, send)
-            return
-        start: HTTPResponseStartEvent | None = None
-
-        async def compressing_send(message: Message) -> None:
-            nonlocal start
-            if message["type"] == "http.response.start":
-                start = message
-                return
-            if start is None or message["type"] != "http.response.body":
-                await send(message)
-                return
-            held, start = start, None
-            body = message.get("body", b"")
-            headers = list(held.get("headers", []))
-            if (
-                not message.get("more_body", False)
-                and len(body) >= MINIMUM_SIZE
-                and _compressible(headers)
-                and not any(name.lower() == b"content-encoding" for name, _ in headers)
-            ):
-                body = ENCODERS[encoding](body)
-                held["headers"] = [
-                    *((name, value) for name, value in headers if name.lower() != b"content-length"),
-                    (b"content-encoding", encoding.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"vary", b"accept-encoding"),
-                ]
-                message = {**message, "body": body}
-            await send(held)
+        if start is None or message["type"] != "http.response.body":
             await send(message)
+            return
+        held, start = start, None
+        body = message.get("body", b"")
+        headers = list(held.get("headers", []))
+        if (
+            not message.get("more_body", False)
+            and len(body) >= MINIMUM_SIZE
+            and _compressible(headers)
+            and not any(name.lower() == b"content-encoding" for name, _ in headers)
+        ):
+            body = ENCODERS[encoding](body)
+            held["headers"] = [
+                *((name, value) for name, value in headers if name.lower() != b"content-length"),
+                (b"content-encoding", encoding.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"vary", b"accept-encoding"),
+            ]
+            message = {**message, "body": body}
+        await send(held)
+        await send(message)
 
-        await self.app(scope, receive, compressing_send)
+    return compressing_send
 
 
 def _compressible(headers: Iterable[tuple[bytes, bytes]]) -> bool:
     content_type = next((value for name, value in headers if name.lower() == b"content-type"), b"")
-    return content_type.lower().startswith(COMPRESSIBLE)
+    return content_type.lower().startswith(_COMPRESSIBLE)

@@ -29,7 +29,7 @@ SECRET_BYTES = 32
 HEADER = b"x-csrftoken"
 FIELD = "_csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
-EXEMPT_OPTION = "exclude_from_csrf"  # a route handler's opt: no form, no token (static files, /healthz)
+NOT_A_PAGE = "not_a_page"  # a route handler's opt: static files, /healthz: no form, so no token
 
 
 class CSRFMiddleware:
@@ -69,7 +69,7 @@ class CSRFMiddleware:
 
     def _exempt(self, scope: Scope) -> bool:
         handler = scope.get("route_handler")
-        if handler is not None and handler.opt.get(EXEMPT_OPTION):
+        if handler is not None and handler.opt.get(NOT_A_PAGE):
             return True
         return self.exempt_paths.match(scope["path"]) is not None
 
@@ -99,7 +99,12 @@ def mask(secret: str) -> str:
     """The secret (the cookie's value) XORed with a fresh pad, pad first: 2 × its length, in hex."""
     raw = bytes.fromhex(secret)
     pad = secrets.token_bytes(len(raw))
-    return (pad + bytes(a ^ b for a, b in zip(pad, raw, strict=True))).hex()
+    return (pad + _xor(pad, raw)).hex()
+
+
+def _xor(a: bytes, b: bytes) -> bytes:
+    """Byte by byte, ``a`` XOR ``b`` (of equal length), as big integers: 10× a loop over the bytes."""
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(len(a), "big")
 
 
 def matches(submitted: str, secret: str) -> bool:
@@ -114,5 +119,5 @@ def matches(submitted: str, secret: str) -> bool:
     half = len(raw) // 2
     if half == 0 or len(raw) != 2 * half:
         return False
-    unmasked = bytes(a ^ b for a, b in zip(raw[:half], raw[half:], strict=True)).hex()
+    unmasked = _xor(raw[:half], raw[half:]).hex()
     return hmac.compare_digest(unmasked.encode(), secret.encode())

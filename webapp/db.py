@@ -210,6 +210,9 @@ class PooledSQLiteEngine(SQLiteEngine):
         sql, args = querystring.compile_string(engine_type=self.engine_type)
         return await self._run(sql, args)
 
+    async def ping(self) -> None:
+        await self._run("SELECT 1", ())
+
     async def run_ddl(self, ddl: str, in_pool: bool = False) -> Any:  # Piccolo's own is untyped
         return await self._run(ddl, [])
 
@@ -296,6 +299,15 @@ async def ensure_pool(size: int = Settings.database_pool_size) -> None:
             await current.start_connection_pool(min_size=1, max_size=size, reset=_nothing_to_reset)
         except (OSError, asyncpg.PostgresError) as error:
             log.warning("database connection pool not started: %s", type(error).__name__)
+
+
+async def ping() -> None:
+    """One ``SELECT 1`` (the health check): raises when the database cannot answer."""
+    current = engine()
+    if isinstance(current, PooledSQLiteEngine):
+        await current.ping()
+    else:
+        await current.run_querystring(QueryString("SELECT 1"))
 
 
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:

@@ -19,16 +19,12 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
-from webapp.compression import chosen_encoding
+from webapp.compression import COMPRESSIBLE, chosen_encoding
 from webapp.settings import PROJECT_ROOT
 
 STATIC_DIR = PROJECT_ROOT / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
-COMPRESSIBLE = (
-    "text/", "application/javascript", "application/json",
-    "application/manifest+json", "image/svg",
-)
 mimetypes.add_type("application/manifest+json", ".webmanifest")
 mimetypes.add_type("text/javascript", ".js")
 
@@ -119,7 +115,7 @@ def asset_response(request: Request[Any, Any, Any], asset: Asset, cache_control:
     return Response(content, media_type=asset.media_type, headers=headers)
 
 
-@get("/static/{relative:path}", include_in_schema=False, exclude_from_csrf=True)  # no form: no token
+@get("/static/{relative:path}", include_in_schema=False, not_a_page=True)  # no form: no token
 async def static_file(
     request: Request[Any, Any, Any], relative: FromPath[str], v: FromQuery[str] = ""
 ) -> Response[bytes]:

@@ -67,7 +67,7 @@ def csrf_field(context: Context) -> Markup:
     """The CSRF token of a plain form (htmx sends it as the x-csrftoken header, set on <body>): a function,
     not a macro imported with context, which Jinja would evaluate anew at every render."""
     token = csrf_token(cast("Mapping[str, Any]", context))  # it reads context["request"]
-    return Markup('<input type="hidden" name="_csrf_token" value="{}">').format(token)
+    return Markup('<input type="hidden" name="_csrf_token" value="') + token + Markup('">')  # escapes token
 
 
 class LocalizedJinja(JinjaTemplateEngine):

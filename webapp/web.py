@@ -14,7 +14,7 @@ from urllib.parse import quote, urlsplit
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Cookie, State
+from litestar.datastructures import Cookie
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.params import Body
@@ -23,6 +23,8 @@ from litestar.response import Template
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from webapp.audit import Origin
+from webapp.compression import ENCODERS, chosen_encoding, compressing
+from webapp.csrf import NOT_A_PAGE
 from webapp.i18n import _, current_locale, negotiate
 from webapp.runtime import Runtime
 
@@ -64,22 +66,27 @@ def runtime_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Runtime:
     return runtime
 
 
-def provide_runtime(state: State) -> Runtime:
-    """From the app's state, so pages and the scan's WebSocket alike may ask for it."""
-    runtime: Runtime = state.runtime
-    return runtime
+RuntimeDep = NamedDependency[Runtime]  # the ``rt`` every handler may ask for
+OriginDep = NamedDependency[Origin]  # the ``origin``: the caller's address and user agent
 
 
-def provide_origin(request: Request[Any, Any, Any]) -> Origin:
+def provide_origin(request: Request[Any, Any, Any], rt: RuntimeDep) -> Origin:
+    """Asks for ``rt`` (see :func:`webapp.accounts.auth.provide_account`)."""
+    del rt
     return origin_of(request)
 
 
-RuntimeDep = NamedDependency[Runtime]  # the ``rt`` every handler may ask for
-OriginDep = NamedDependency[Origin]  # the ``origin``: the caller's address and user agent
-DEPENDENCIES = {
-    "rt": Provide(provide_runtime, sync_to_thread=False),
-    "origin": Provide(provide_origin, sync_to_thread=False),
-}
+def dependencies(runtime: Runtime) -> dict[str, Provide]:
+    """The app's dependencies: ``rt`` is its runtime, given by a provider without parameters (Litestar
+    parses and checks a provider's parameters at every request), and ``origin``."""
+
+    def provide_runtime() -> Runtime:
+        return runtime
+
+    return {
+        "rt": Provide(provide_runtime, sync_to_thread=False),
+        "origin": Provide(provide_origin, sync_to_thread=False),
+    }
 
 
 def client_ip(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
@@ -153,14 +160,22 @@ def render(
     return Template(template_name=page, context=context, status_code=status_code, cookies=cookies or [])
 
 
-class LocaleMiddleware:
+class PageMiddleware:
+    """Per request, the language it is answered in; per response, its compression (the client's choice of
+    :data:`webapp.compression.ENCODERS`). One ASGI layer, not two: each layer is a coroutine and a
+    Request more on every request, and a health probe is little else."""
+
     def __init__(self, app: ASGIApp):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == ScopeType.HTTP:
-            set_locale(Request(scope))
-        await self.app(scope, receive, send)
+        if scope["type"] != ScopeType.HTTP or scope["route_handler"].opt.get(NOT_A_PAGE):
+            await self.app(scope, receive, send)  # assets come compressed; a probe reads no words
+            return
+        request: Request[Any, Any, Any] = Request(scope)
+        set_locale(request)
+        encoding = chosen_encoding(request.headers.get("accept-encoding"), ENCODERS)
+        await self.app(scope, receive, compressing(send, encoding) if encoding else send)
 
 
 def set_locale(request: Request[Any, Any, Any]) -> None:

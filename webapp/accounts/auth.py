@@ -23,7 +23,7 @@ from webapp.accounts import guard, sessions
 from webapp.accounts.records import AccountRecord
 from webapp.audit import Origin
 from webapp.runtime import Runtime
-from webapp.web import redirect, runtime_of
+from webapp.web import RuntimeDep, redirect, runtime_of
 
 SIGNED_IN = "signed_in_account"  # where the guard leaves the account, in the connection's state
 
@@ -107,7 +107,11 @@ def to_sign_in(request: Request[Any, Any, Any], refusal: SignInRequired) -> Resp
     return redirect(request, "/login?next=" + quote(refusal.back_to, safe="/"))
 
 
-def provide_account(request: Request[Any, Any, Any]) -> AccountRecord:
+def provide_account(request: Request[Any, Any, Any], rt: RuntimeDep) -> AccountRecord:
+    """The guard's account. It asks for ``rt`` without using it so that Litestar resolves the two one
+    after the other: dependencies of the same depth are resolved in an anyio task group, which cost
+    ~12 % of a signed-in page's time (litestar#4563)."""
+    del rt
     account: AccountRecord = request.state[SIGNED_IN]
     return account
 
