@@ -480,6 +480,44 @@ class ChangePasswordPage(Screen):
         self.press("确定")
 
 
+class DevicesPage(Screen):
+    """我的设备: the account's signed-in devices; any other may be signed out."""
+
+    path = "/account/devices"
+    title = "我的设备"
+
+    @property
+    def devices(self):
+        return self.main.get_by_role("list", name="已登录的设备").get_by_role("listitem")
+
+    def device(self, words: str):
+        return self.devices.filter(has_text=words)
+
+    @property
+    def this_device(self):
+        return self.devices.filter(has_text="本设备")
+
+    def sign_out(self, words: str) -> None:
+        self.device(words).get_by_role("button", name=f"退出{words}上的登录").click()
+
+    def sign_out_all_others(self) -> None:
+        self.press("退出其他所有设备")
+
+
+class ActivityPage(Screen):
+    """账号动态: the account's own security events, newest first."""
+
+    path = "/account/activity"
+    title = "账号动态"
+
+    @property
+    def events(self):
+        return self.main.get_by_role("list", name="账号动态").get_by_role("listitem")
+
+    def titles(self) -> list[str]:
+        return [title.strip() for title in self.events.locator(".entry__title").all_inner_texts()]
+
+
 class FaqPage(Screen):
     """常见问题 (screen 16)."""
 

@@ -15,10 +15,12 @@ from playwright.sync_api import expect
 from e2e.pages import (
     AccountPage,
     ActivateByFacePage,
+    ActivityPage,
     AgreementPage,
     BusinessPage,
     ChangePasswordPage,
     ChangePhonePage,
+    DevicesPage,
     ErrorPage,
     FaceLoginPage,
     FaqPage,
@@ -152,6 +154,10 @@ def test_signed_in_screens(page, audit, citizen, smtp_sink):
     audit("level page")
     BusinessPage(page).open()
     audit("business page")
+    DevicesPage(page).open()
+    audit("my devices")
+    ActivityPage(page).open()
+    audit("account activity")
     upgrade = LevelUpgradePage(page).open()
     expect(upgrade.scan.consent).to_be_visible()
     audit("face scan component (consent)")
@@ -211,7 +217,15 @@ def test_touch_targets_are_at_least_44px_on_a_phone(page, citizen, smtp_sink):
     measure("/register with errors")
 
     register(page, citizen, smtp_sink)
-    for screen in (AccountPage, ChangePhonePage, ChangePasswordPage, LevelPage, LevelUpgradePage):
+    for screen in (
+        AccountPage,
+        ChangePhonePage,
+        ChangePasswordPage,
+        LevelPage,
+        LevelUpgradePage,
+        DevicesPage,
+        ActivityPage,
+    ):
         screen(page).open()
         measure(screen.path)
     AccountPage(page).open().log_out()

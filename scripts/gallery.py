@@ -50,6 +50,8 @@ SCREENS = [
     ("17-face-scan-consent", "The face scan with its consent notice"),
     ("17-face-scan-live", "The face scan, live"),
     ("18-offline", "Offline"),
+    ("21-devices", "我的设备: this device and another, which may be signed out"),
+    ("22-activity", "账号动态: the account's own events, newest first"),
 ]
 
 

@@ -34,6 +34,8 @@ QUERIES = {
     "/business/filings/{ref}/decide": 4,  # the filing, its persons, the decision's flow (INSERT)
     "/account/phone": 1,
     "/account/password": 1,
+    "/account/devices": 2,  # the account's live sessions
+    "/account/activity": 2,  # a page of its audit events
 }
 LEVEL_3_PAGES = {"/level/upgrade"}
 PATH_PARAMETER = re.compile(r"\{\w+:\w+\}")

@@ -5,6 +5,7 @@ module imports another; every route that needs a session has the guard, never a 
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -177,10 +178,14 @@ def test_no_handler_checks_the_session_itself():
         assert calls == allowed, path
 
 
+PATH_PARAMETERS = re.compile(r"\{\w+:(\w+)\}")
+SAMPLE_VALUES = {"str": "GX-1", "int": "1"}
+
+
 @pytest.fixture
 def guarded_routes(app) -> list[tuple[str, str]]:
     return sorted(
-        (method, path.replace("{ref:str}", "GX-1").replace("{reference:str}", "GX-1") + "")
+        (method, PATH_PARAMETERS.sub(lambda m: SAMPLE_VALUES[m.group(1)], path))
         for path, handler in route_handlers(app)
         if guarded(handler)
         for method in handler.http_methods

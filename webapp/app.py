@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
 from webapp import db, piccolo_conf
+from webapp.clock import local_time
 from webapp.csrf import CSRFMiddleware
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
@@ -177,6 +178,7 @@ def _configure_templates(engine: LocalizedJinja, assets: StaticAssets) -> None:
         static=assets.url,
         level_name=level_name,
         csrf_field=csrf_field,
+        local_time=local_time,
     )
     engine.fold(static=None if assets.watch else assets.url)
 
@@ -193,6 +195,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         profile_routes,
         recover_routes,
         register_routes,
+        self_service_routes,
     )
     from webapp.accounts import routes as account_routes
     from webapp.accounts.auth import SignInRequired, to_sign_in
@@ -231,6 +234,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *activation_routes.ROUTES,
         *recover_routes.ROUTES,
         *profile_routes.ROUTES,
+        *self_service_routes.ROUTES,
         *level_routes.ROUTES,
         *stream.ROUTES,
         *business_routes.ROUTES,

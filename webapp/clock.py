@@ -32,3 +32,8 @@ def clock_time(moment: datetime, now: datetime) -> str:
     local = moment.astimezone(SHANGHAI)
     same_day = local.date() == now.astimezone(SHANGHAI).date()
     return local.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M")
+
+
+def local_time(moment: datetime) -> str:
+    """A past moment as every list shows it: 2026-03-02 08:46, China's time."""
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")

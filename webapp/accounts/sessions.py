@@ -117,11 +117,68 @@ async def end_session(rt: Runtime, token: str) -> None:
     await UserSession.delete().where(UserSession.token_hash == _token_hash(rt, token))
 
 
-async def end_all_sessions(rt: Runtime, account_id: int, keep_token: str | None = None) -> None:
+async def end_all_sessions(rt: Runtime, account_id: int, keep_token: str | None = None) -> int:
+    """Ends the account's sessions but ``keep_token``'s; how many."""
     query = UserSession.delete().where(UserSession.account == account_id)
     if keep_token:
         query = query.where(UserSession.token_hash != _token_hash(rt, keep_token))
-    await query
+    return len(await query.returning(UserSession.id))
+
+
+@dataclass(frozen=True)
+class Device:
+    """A live session as 我的设备 shows it."""
+
+    id: int
+    user_agent: str
+    ip: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool  # the session of the browser asking
+
+
+async def devices(rt: Runtime, account_id: int, current_token: str | None) -> list[Device]:
+    """The account's live sessions: the asking browser's first, then the most recently used."""
+    now = rt.clock.now()
+    idle_cutoff = now - timedelta(minutes=rt.settings.session_idle_minutes)
+    rows = (
+        await UserSession.select(
+            UserSession.id,
+            UserSession.token_hash,
+            UserSession.user_agent,
+            UserSession.ip,
+            UserSession.created_at,
+            UserSession.last_seen_at,
+        )
+        .where(
+            (UserSession.account == account_id)
+            & (UserSession.expires_at > now)
+            & (UserSession.last_seen_at > idle_cutoff)
+        )
+        .order_by(UserSession.last_seen_at, UserSession.id, ascending=False)
+    )
+    mine = _token_hash(rt, current_token) if current_token else ""
+    listed = [
+        Device(
+            id=row["id"],
+            user_agent=row["user_agent"],
+            ip=row["ip"],
+            created_at=row["created_at"],
+            last_seen_at=row["last_seen_at"],
+            current=row["token_hash"] == mine,
+        )
+        for row in rows
+    ]
+    return sorted(listed, key=lambda device: not device.current)  # stable: the rest keep their order
+
+
+async def end_other_session(rt: Runtime, account_id: int, session_id: int, current_token: str | None) -> bool:
+    """Ends one session of the account, never another account's nor the asking browser's own (that is
+    退出登录); whether there was one to end."""
+    query = UserSession.delete().where((UserSession.id == session_id) & (UserSession.account == account_id))
+    if current_token:
+        query = query.where(UserSession.token_hash != _token_hash(rt, current_token))
+    return bool(await query.returning(UserSession.id))
 
 
 async def purge(rt: Runtime) -> int:
