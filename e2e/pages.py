@@ -518,6 +518,24 @@ class ActivityPage(Screen):
         return [title.strip() for title in self.events.locator(".entry__title").all_inner_texts()]
 
 
+class PersonalDataPage(Screen):
+    """个人信息副本: the password again, then the copy as a page and its JSON download."""
+
+    path = "/account/data"
+    title = "个人信息副本"
+
+    def verify(self, password: str) -> None:
+        self.field("登录密码").fill(password)
+        self.press("验证并查看")
+
+    def download(self):
+        """The JSON copy, as the browser saves it: its suggested name and its bytes."""
+        with self.page.expect_download() as started:
+            self.link("下载副本（JSON）").click()
+        download = started.value
+        return download.suggested_filename, open(download.path(), "rb").read()
+
+
 class FaqPage(Screen):
     """常见问题 (screen 16)."""
 

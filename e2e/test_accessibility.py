@@ -28,6 +28,7 @@ from e2e.pages import (
     LevelUpgradePage,
     LoginPage,
     OfflinePage,
+    PersonalDataPage,
     RecoverBySmsPage,
     RecoverPage,
     RegisterPage,
@@ -158,6 +159,11 @@ def test_signed_in_screens(page, audit, citizen, smtp_sink):
     audit("my devices")
     ActivityPage(page).open()
     audit("account activity")
+    personal_data = PersonalDataPage(page).open()
+    audit("copy of my data: the password again")
+    personal_data.verify(PASSWORD)
+    expect(personal_data.link("下载副本（JSON）")).to_be_visible()
+    audit("copy of my data")
     upgrade = LevelUpgradePage(page).open()
     expect(upgrade.scan.consent).to_be_visible()
     audit("face scan component (consent)")
@@ -225,6 +231,7 @@ def test_touch_targets_are_at_least_44px_on_a_phone(page, citizen, smtp_sink):
         LevelUpgradePage,
         DevicesPage,
         ActivityPage,
+        PersonalDataPage,
     ):
         screen(page).open()
         measure(screen.path)

@@ -3,10 +3,13 @@ the first; the story of both in the account's activity."""
 
 from __future__ import annotations
 
+import json
+import re
+
 from playwright.sync_api import expect
 
 from e2e.conftest import new_context, screenshot
-from e2e.pages import AccountPage, ActivityPage, DevicesPage, LoginPage
+from e2e.pages import AccountPage, ActivityPage, DevicesPage, LoginPage, PersonalDataPage
 from e2e.test_accounts import PASSWORD, register
 
 WECHAT_ON_IPHONE = (
@@ -64,3 +67,34 @@ def test_devices_without_javascript(browser, server, size, citizen, smtp_sink, p
     page.goto("/account")
     expect(page).to_have_url("/login?next=/account")
     context.close()
+
+
+def test_download_the_copy_of_my_data(page, citizen, smtp_sink):
+    register(page, citizen, smtp_sink)
+    AccountPage(page).go("个人信息副本")
+    copy = PersonalDataPage(page)
+    expect(copy.heading()).to_be_visible()
+    expect(copy.text(citizen.id_number)).to_have_count(0)  # nothing before the password again
+    screenshot(page, "23-personal-data-check")
+    copy.verify("Not-the-password-1")
+    expect(copy.error_for("password")).to_have_text("账号或密码错误")
+    copy.verify(PASSWORD)
+    expect(copy.main.get_by_text(citizen.id_number, exact=True)).to_be_visible()
+    expect(copy.main.get_by_text(citizen.phone, exact=True)).to_be_visible()
+    screenshot(page, "23-personal-data")
+
+    name, body = copy.download()
+    assert re.fullmatch(r"personal-data-\d{8}\.json", name), name
+    data = json.loads(body)
+    assert data["schema"] == "shiming.personal-data/1"
+    assert data["identity"]["name"] == citizen.name
+    assert data["identity"]["id_number"] == citizen.id_number
+    assert data["identity"]["valid_from"] == citizen.valid_from
+    assert data["identity"]["valid_to"] == (None if citizen.valid_to == "长期" else citizen.valid_to)
+    assert data["phone"] == citizen.phone
+    assert data["account"]["level"] == 3 and data["account"]["state"] == "active"
+    assert data["face"] == {"template_held": False, "template_exported": False, "consent_given_at": None}
+    assert data["consents"][0]["document"] == "user_agreement" and data["consents"][0]["accepted_at"]
+    assert data["filings"] == [] and len(data["sessions"]) == 1
+    events = [event["event"] for event in data["activity"]]
+    assert events[-1] == "account_created" and "password_confirmed" in events, events

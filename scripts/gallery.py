@@ -52,6 +52,8 @@ SCREENS = [
     ("18-offline", "Offline"),
     ("21-devices", "我的设备: this device and another, which may be signed out"),
     ("22-activity", "账号动态: the account's own events, newest first"),
+    ("23-personal-data-check", "个人信息副本: the password again first"),
+    ("23-personal-data", "个人信息副本: everything held, and its JSON download"),
 ]
 
 

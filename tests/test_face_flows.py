@@ -331,3 +331,18 @@ async def test_activation_by_face_does_not_move_the_phone_of_an_account_active_m
     assert "账号已激活，请直接登录" in refused.text
     row = await Account.select(Account.phone_index).where(Account.id == account_id).first()
     assert row["phone_index"] == rt.phone_index(old_phone)
+
+
+async def test_the_copy_of_my_data_by_face(rt, app, client, faces):
+    account_id, record, _phone, token = await level3_with_photo(rt, client, faces)
+    assert (await start_scan(client, token, "personal_data"))["message"] == (
+        "四级实名用户才可使用人脸验证，请使用密码验证"
+    )
+    await make_level_4(rt, account_id, faces, "obama-3.jpg")
+    refused = await face(app, client, token, "personal_data", stranger())
+    assert refused == NOT_MATCHED
+    assert (await client.get("/account/data/copy.json", follow_redirects=False)).status_code == 303
+    passed = await face(app, client, token, "personal_data", person())
+    assert passed == {"ok": True, "message": "核验通过", "redirect": "/account/data"}
+    copy = (await client.get("/account/data/copy.json")).json()
+    assert copy["identity"]["id_number"] == record.id_number and copy["face"]["template_held"] is True

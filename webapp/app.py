@@ -203,6 +203,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.business.api import api_router, openapi_config
     from webapp.faceflows import stream
     from webapp.faceflows.purposes import registry
+    from webapp.privacy import routes as privacy_routes
 
     background: list[asyncio.Task[None]] = []
     assets = StaticAssets(STATIC_DIR, watch=settings.dev)
@@ -235,6 +236,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *recover_routes.ROUTES,
         *profile_routes.ROUTES,
         *self_service_routes.ROUTES,
+        *privacy_routes.ROUTES,
         *level_routes.ROUTES,
         *stream.ROUTES,
         *business_routes.ROUTES,
@@ -246,6 +248,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *activation_routes.FACE_PURPOSES,
         *level_routes.FACE_PURPOSES,
         *business_routes.FACE_PURPOSES,
+        *privacy_routes.FACE_PURPOSES,
     ]
     if settings.dev:
         route_handlers += devtools.ROUTES

@@ -64,6 +64,7 @@ WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "filing_decision_refused": _fixed(N_("工商注册业务确认未完成")),
     "business_registration_changed": _fixed(N_("工商注册设置变更")),
     "session_ended": _fixed(N_("退出其他设备上的登录")),
+    "personal_data_downloaded": _fixed(N_("下载个人信息副本")),
 }
 SHOWN = tuple(WORDS)  # events of other kinds (none name an account today) are not the person's to read
 
@@ -84,6 +85,9 @@ class ActivityPage:
 
 
 def in_words(event: str, detail: str) -> str:
+    """The event in the current language (an event of a kind not in WORDS: its code)."""
+    if event not in WORDS:
+        return event
     try:
         parsed = json.loads(detail or "{}")
     except ValueError:

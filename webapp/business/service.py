@@ -412,6 +412,50 @@ async def filings_for_account(rt: Runtime, account_or_id: AccountRecord | int) -
     return summaries
 
 
+@dataclass(frozen=True)
+class NamedIn:
+    """A filing that names an account's ID number, as the person's copy of their data lists it."""
+
+    reference: str
+    company_name: str
+    kind: str
+    filing_status: str
+    created_at: datetime
+    role: str
+    my_status: str
+    decided_at: datetime | None
+
+
+async def filings_naming(rt: Runtime, account: AccountRecord) -> list[NamedIn]:
+    """Every filing that names this account's ID number, newest first, whatever the account may do today
+    (个人信息副本 lists them all)."""
+    mine = await FilingPerson.select(
+        FilingPerson.filing, FilingPerson.role, FilingPerson.status, FilingPerson.decided_at
+    ).where(FilingPerson.id_index.is_in(_indexes_of(rt, account)))
+    if not mine:
+        return []
+    filings = {
+        row["id"]: row
+        for row in await Filing.select(
+            Filing.id, Filing.reference, Filing.company_name, Filing.kind, Filing.status, Filing.created_at
+        ).where(Filing.id.is_in([row["filing"] for row in mine]))
+    }
+    named = [
+        NamedIn(
+            reference=filings[row["filing"]]["reference"],
+            company_name=filings[row["filing"]]["company_name"],
+            kind=filings[row["filing"]]["kind"],
+            filing_status=filings[row["filing"]]["status"],
+            created_at=filings[row["filing"]]["created_at"],
+            role=row["role"],
+            my_status=row["status"],
+            decided_at=row["decided_at"],
+        )
+        for row in mine
+    ]
+    return sorted(named, key=lambda filing: filing.created_at, reverse=True)
+
+
 async def filing_detail_for_account(
     rt: Runtime, account_or_id: AccountRecord | int, filing_ref: str
 ) -> FilingDetail | None:

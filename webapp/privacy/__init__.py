@@ -1,0 +1,1 @@
+"""Personal-information rights: a copy of what is held (and, to come, deletion and consents)."""

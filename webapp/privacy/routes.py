@@ -1,0 +1,144 @@
+"""个人信息副本, reached from 账号管理: after a fresh password (or, at level 4, face) check, the copy as a
+page and as a JSON download."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from litestar import Response, get, post
+from litestar.plugins.htmx import HTMXRequest
+from litestar.types import ControllerRouterHandler
+
+from webapp import audit
+from webapp.accounts import flows, forms
+from webapp.accounts.auth import AccountDep, device_of, signed_in_router
+from webapp.accounts.flows import FlowKind, State
+from webapp.accounts.records import AccountRecord
+from webapp.accounts.service import password_attempt
+from webapp.accounts.views import login_error, section_nav
+from webapp.clock import local_time
+from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
+from webapp.i18n import N_, _
+from webapp.privacy.copy import personal_data
+from webapp.runtime import Runtime
+from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
+
+PAGE = "/account/data"
+CONSENT_NAMES = {"user_agreement": N_("用户协议"), "face_data_notice": N_("人脸信息处理授权")}
+
+
+async def _fresh_check(request: HTMXRequest, rt: Runtime, account: AccountRecord) -> flows.ActiveFlow | None:
+    """The browser's passed check for this account, within its lifetime (FLOWS: 10 minutes)."""
+    flow = await flows.load_in(rt, request, FlowKind.PERSONAL_DATA, State.VERIFIED)
+    return flow if flow is not None and flow.account_id == account.id else None
+
+
+async def _check_page(
+    request: HTMXRequest, rt: Runtime, account: AccountRecord, errors: dict[str, str], status_code: int = 200
+) -> Response[Any]:
+    return render(
+        request,
+        "personal_data.html",
+        copy=None,
+        errors=errors,
+        face=account.level >= 4,
+        status_code=status_code,
+        nav=section_nav(rt, account, "account"),
+    )
+
+
+@get(PAGE)
+async def personal_data_page(request: HTMXRequest, rt: RuntimeDep, account: AccountDep) -> Response[Any]:
+    if await _fresh_check(request, rt, account) is None:
+        return await _check_page(request, rt, account, {})
+    page = render(
+        request,
+        "personal_data.html",
+        copy=await personal_data(rt, account),
+        errors={},
+        when=_local,
+        consent_names={document: _(name) for document, name in CONSENT_NAMES.items()},
+        nav=section_nav(rt, account, "account"),
+    )
+    page.headers["cache-control"] = "no-store"
+    return page
+
+
+def _local(moment: str) -> str:
+    """A moment of the copy (ISO 8601, as the JSON has it) as every screen shows one."""
+    return local_time(datetime.fromisoformat(moment))
+
+
+@post(f"{PAGE}/password")
+async def personal_data_password(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
+) -> Response[Any]:
+    password = forms.text(data, "password", 128)
+    if not password:
+        return await _check_page(request, rt, account, forms.translated({"password": N_("请输入密码")}))
+    result = await password_attempt(
+        rt, account, password, origin, "personal_data", device_cookie=device_of(rt, request)
+    )
+    if not result.ok:
+        errors = login_error(result, rt.clock.now())
+        status = 429 if errors.pop("throttled", "") else 200
+        return await _check_page(request, rt, account, errors, status)
+    _flow, cookie = await flows.start_flow(rt, FlowKind.PERSONAL_DATA, State.VERIFIED, account.id)
+    return redirect(request, PAGE, cookies=[cookie])
+
+
+@get(f"{PAGE}/face")
+async def personal_data_face(request: HTMXRequest, account: AccountDep) -> Response[Any]:
+    if account.level < 4:
+        return redirect(request, PAGE)
+    return render(
+        request,
+        "face_scan.html",
+        purpose="personal_data",
+        title=_("个人信息副本"),
+        back=PAGE,
+        consent_needed=account.face_consent_at is None,
+        next="",
+        intro=_("请本人正对摄像头，按提示完成动作，核验通过后即可查看和下载个人信息副本。"),
+    )
+
+
+async def face_passed(passed: Passed) -> Response[Any]:
+    rt, account_id = passed.rt, passed.account.id
+    _flow, cookie = await flows.start_flow(rt, FlowKind.PERSONAL_DATA, State.VERIFIED, account_id)
+    response = json_answer(True, _("核验通过"), PAGE)
+    response.set_cookie(cookie)
+    return response
+
+
+def needs_a_face_on_record(account: AccountRecord) -> str:
+    return "" if account.level >= 4 else _("四级实名用户才可使用人脸验证，请使用密码验证")
+
+
+@get(f"{PAGE}/copy.json")
+async def personal_data_download(
+    request: HTMXRequest, rt: RuntimeDep, origin: OriginDep, account: AccountDep
+) -> Response[Any]:
+    if await _fresh_check(request, rt, account) is None:
+        return redirect(request, PAGE)
+    document = await personal_data(rt, account)
+    await audit.record("personal_data_downloaded", rt.clock.now(), origin, account.id)
+    day = rt.clock.today().strftime("%Y%m%d")
+    return Response(
+        json.dumps(document, ensure_ascii=False, indent=2).encode(),
+        media_type="application/json",
+        headers={
+            "content-disposition": f'attachment; filename="personal-data-{day}.json"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+FACE_PURPOSES = [
+    FacePurpose("personal_data", face_passed, signed_in=True, refusal=needs_a_face_on_record),
+]
+ROUTES: list[ControllerRouterHandler] = [
+    signed_in_router(personal_data_page, personal_data_password, personal_data_face, personal_data_download),
+]
