@@ -89,7 +89,8 @@ async def test_face_login_uses_the_accounts_own_template(rt, app, client, faces,
     result = await face(app, client, token, "login", person())
     assert result == {"ok": True, "message": "登录成功", "redirect": "/account"}
     assert (await client.get("/account", follow_redirects=False)).status_code == 200
-    [notice] = smtp_sink.to(phone)  # only the success told the phone on record, without a code
+    new_device, notice = smtp_sink.to(phone)  # the first password sign-in, then the face success
+    assert "新设备" in new_device.text
     assert "刚刚通过人脸识别登录" in notice.text and not re.search(r"\d{6}", notice.text)
 
 

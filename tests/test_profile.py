@@ -57,7 +57,8 @@ async def test_change_phone_needs_the_password_then_a_code_sent_to_the_new_numbe
     assert done.headers["hx-redirect"] == "/account?done=phone"
     row = await Account.select().where(Account.id == account_id).first()
     assert row["phone_index"] == rt.phone_index(new_phone)
-    [notice] = smtp_sink.to(old_phone)
+    new_device, notice = smtp_sink.to(old_phone)  # the sign-in from this new browser, then the change
+    assert "新设备" in new_device.text
     assert f"{new_phone[:3]}****{new_phone[-4:]}" in notice.text and "如非本人操作" in notice.text
     assert await AuditEvent.count().where(AuditEvent.event == "phone_changed") == 1
 

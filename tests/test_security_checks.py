@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import re
 import struct
 import zlib
@@ -85,7 +86,7 @@ async def sign_in(rt, client, name: str = "钱多多", password: str = factories
 
 def concrete(path: str) -> str:
     """A route path with every parameter filled in."""
-    return re.sub(r"\{\w+:\w+\}", "F2026030200001", path)
+    return re.sub(r"\{\w+:\w+\}", "F2026030200001", re.sub(r"\{\w+:int\}", "1", path))
 
 
 def template_pattern(path: str) -> re.Pattern:
@@ -245,8 +246,20 @@ SIGNED_IN_PAGES = [
     "/business?done=on",
     "/business/filings/F2026030200001",
     "/business/filings/F2026030200001/decide?decision=confirm",
+    "/account/devices",
+    "/account/devices?done=ended_others",
+    "/account/activity",
+    "/account/activity?page=2",
+    "/account/data",  # before the password again
+    "/account/data/face",
 ]
-NOT_HTML = {"/healthz", "/sw.js", "/manifest.webmanifest", "/static/{relative:path}"}
+NOT_HTML = {
+    "/healthz",
+    "/sw.js",
+    "/manifest.webmanifest",
+    "/static/{relative:path}",
+    "/account/data/copy.json",
+}
 REFERRER_POLICIES = {"no-referrer", "same-origin", "strict-origin", "strict-origin-when-cross-origin"}
 
 INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.I | re.S)
@@ -344,8 +357,14 @@ async def test_every_page_sends_the_security_headers_and_nothing_the_csp_blocks(
     for path in SIGNED_IN_PAGES:
         await visit(client, path)
         visited.append(path.split("?")[0])
+    await post_form(client, "/account/data/password", {"password": factories.PASSWORD}, token=token)
+    await visit(client, "/account/data")  # the copy itself
+    copy = await client.get("/account/data/copy.json")
+    assert copy.status_code == 200 and copy.headers["content-type"].startswith("application/json")
+    check_headers(copy)
     for path, data in [
         ("/account/password", {"old_password": "Wrong-pass-1", "password": "x", "password2": "y"}),
+        ("/account/data/password", {"password": "Wrong-pass-1"}),
         ("/account/phone/password", {"password": "Wrong-pass-1"}),
         ("/business/switch", {"business": "yes", "until": "2026-04-01"}),  # level 3: the dialog
     ]:
@@ -1164,9 +1183,11 @@ EXPECTED_STORY = [
     ("sms_sent", "reset_password"),
     ("password_confirmed", "change_password"),
     ("password_changed", None),
+    ("security_notice", "password_changed"),  # to the phone on record
     ("password_confirmed", "change_phone"),
     ("sms_sent", "change_phone"),
     ("phone_changed", None),
+    ("security_notice", "phone_changed"),  # to the old number
     ("logout", None),
 ]
 
@@ -1189,6 +1210,8 @@ async def test_the_audit_trail_of_a_story_is_exact_and_holds_no_personal_data(rt
 
 
 def _purpose(row: dict) -> str | None:
+    if row["event"] == "security_notice":
+        return json.loads(row["detail"])["kind"]
     match = re.search(r'"purpose": "(\w+)"', row["detail"])
     return match.group(1) if match and row["event"] in {"sms_sent", "password_confirmed"} else None
 

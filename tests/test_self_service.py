@@ -166,9 +166,17 @@ async def test_activity_tells_the_accounts_own_story_newest_first(rt, app, clock
         page = await client.get("/account/activity")
     listed = entries(page.text)
     words = [re.search(r'entry__title">([^<]+)<', item).group(1) for item in listed]  # type: ignore[union-attr]
-    assert words == ["修改密码", "验证登录密码", "登录成功", "登录未成功：密码错误", "注册账号"], words
-    assert all("微信 · iPhone" in item for item in listed[:4])
-    assert "2026-03-02 10:00" in listed[3] and "2026-03-02 10:02" in listed[0]
+    assert words == [
+        "发送安全提醒短信",  # 您的登录密码已修改
+        "修改密码",
+        "验证登录密码",
+        "发送安全提醒短信",  # a sign-in from a new device
+        "登录成功",
+        "登录未成功：密码错误",
+        "注册账号",
+    ], words
+    assert all("微信 · iPhone" in item for item in listed[:6])
+    assert "2026-03-02 10:00" in listed[5] and "2026-03-02 10:02" in listed[0]
     assert "Chrome · Windows" not in page.text  # the other account's sign-in is not here
 
 
@@ -186,7 +194,7 @@ async def test_activity_is_paged(rt, app, clock):
         assert len(entries(first.text)) == PER_PAGE
         assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
         second = await client.get("/account/activity?page=2")
-        assert len(entries(second.text)) == 7  # 25 + login_ok + account_created = 27
+        assert len(entries(second.text)) == 8  # 25, login_ok and its new-device notice, account_created
         assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
         assert "第2页" in second.text
         beyond = await client.get("/account/activity?page=99")

@@ -26,7 +26,7 @@ from webapp.accounts.activation import (
     sms_shadow,
     validate_username,
 )
-from webapp.accounts.auth import session_cookie
+from webapp.accounts.auth import device_cookie, session_cookie
 from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.outcomes import MESSAGES
 from webapp.accounts.records import load_account
@@ -229,7 +229,7 @@ async def activate_account(
         if activated.refusal is None:
             done = await flows.finish(rt, flow)
             token = await sessions.start_session(rt, flow.account_id, origin)
-            cookies = [done, session_cookie(rt, token)]
+            cookies = [done, session_cookie(rt, token), device_cookie(rt, flow.account_id)]
             return redirect(request, "/account?done=activated", cookies=cookies)
         errors["username"] = MESSAGES[activated.refusal]  # taken, or activated meanwhile
     return _step2(request, data, errors, flow.data.get("via", ""))

@@ -34,6 +34,10 @@ def _level_changed(detail: Mapping[str, Any]) -> str:
     return N_("实名等级提升为四级") if detail.get("level") == 4 else N_("实名等级变为三级")
 
 
+def _security_notice(detail: Mapping[str, Any]) -> str:
+    return N_("发送安全提醒短信") if detail.get("sent") else N_("安全提醒短信未发出")
+
+
 def _fixed(words: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda _detail: words
 
@@ -65,6 +69,7 @@ WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "business_registration_changed": _fixed(N_("工商注册设置变更")),
     "session_ended": _fixed(N_("退出其他设备上的登录")),
     "personal_data_downloaded": _fixed(N_("下载个人信息副本")),
+    "security_notice": _security_notice,
 }
 SHOWN = tuple(WORDS)  # events of other kinds (none name an account today) are not the person's to read
 

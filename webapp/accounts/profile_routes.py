@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from litestar import Response, get, post
@@ -16,18 +15,14 @@ from webapp.accounts.outcomes import Refusal
 from webapp.accounts.registration import move_to_new_phone, send_code_to_new_phone
 from webapp.accounts.service import change_password, password_attempt
 from webapp.accounts.views import code_sent, login_error
-from webapp.i18n import N_, _
+from webapp.i18n import N_
 from webapp.runtime import Runtime
 from webapp.sms.codes import Purpose, next_send_at
 from webapp.sms.group import PARTIAL as SMS_GROUP
 from webapp.sms.group import SmsGroup
+from webapp.sms.notices import Notice, send_notice
 from webapp.sms.phone import mask_phone
 from webapp.web import Form, OriginDep, RuntimeDep, Steps, redirect, render
-
-PHONE_CHANGED_NOTICE = N_(
-    "【工商注册身份验证】您账号绑定的手机号已变更为{phone}。如非本人操作，请立即修改密码并联系客服。"
-)
-
 
 STEP = "partials/change_phone_step.html"
 STEPS = Steps((1, 2))  # the password again, then the new phone
@@ -129,18 +124,12 @@ async def phone_submit(
         moved = await move_to_new_phone(rt, account.id, phone, code, Purpose.CHANGE_PHONE, origin)
         errors = moved.errors()
         if moved.value is not None:
-            await _notify_old_phone(rt, moved.value, phone)
+            await send_notice(
+                rt, account.id, Notice.PHONE_CHANGED, origin, to_phone=moved.value, phone=mask_phone(phone)
+            )
             done = await flows.finish(rt, flow)
             return redirect(request, "/account?done=phone", cookies=[done])
     return await _phone_page(request, rt, 2, data, errors)
-
-
-async def _notify_old_phone(rt: Runtime, old_phone: str, new_phone: str) -> None:
-    """A notice, not a code: it uses no quota, and a failed delivery does not undo the change."""
-    from webapp.sms.channels import DeliveryError
-
-    with contextlib.suppress(DeliveryError):  # logged by the channel; the audit log has the change itself
-        await rt.sms_channel.deliver(old_phone, _(PHONE_CHANGED_NOTICE, phone=mask_phone(new_phone)))
 
 
 @get("/account/password")

@@ -14,6 +14,7 @@ from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
 from webapp.runtime import Runtime
 from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
+from webapp.sms.notices import Notice, send_notice
 
 
 async def find_for_recovery(rt: Runtime, name: str, id_number: str) -> AccountRecord | None:
@@ -67,3 +68,4 @@ async def reset_password(rt: Runtime, account_id: int, password: str, origin: au
     await guard.forgive(rt, guard.account_subject(account_id), guard.address_source(origin.ip))
     await sessions.end_all_sessions(rt, account_id)
     await audit.record("password_reset", rt.clock.now(), origin, account_id)
+    await send_notice(rt, account_id, Notice.PASSWORD_RESET, origin)

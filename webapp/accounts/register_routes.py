@@ -10,7 +10,7 @@ from litestar.plugins.htmx import HTMXRequest
 
 from webapp import limits
 from webapp.accounts import flows, forms, sessions
-from webapp.accounts.auth import session_cookie
+from webapp.accounts.auth import device_cookie, session_cookie
 from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.outcomes import MESSAGES, Refusal
 from webapp.accounts.registration import (
@@ -104,7 +104,11 @@ async def register_submit(
         errors = registered.errors()
         if registered.value is not None:
             token = await sessions.start_session(rt, registered.value, origin)
-            cookies = [session_cookie(rt, token), await flows.finish(rt, flow)]
+            cookies = [
+                session_cookie(rt, token),
+                device_cookie(rt, registered.value),  # this browser is known: no new-device notice
+                await flows.finish(rt, flow),
+            ]
             return redirect(request, "/account?done=registered", cookies=cookies)
     return await _page(request, rt, data, errors, SMS.step_partial)
 

@@ -7,13 +7,16 @@ from datetime import date, datetime
 
 from webapp import audit, limits
 from webapp.accounts import guard
+from webapp.accounts.devices import describe_device
 from webapp.accounts.outcomes import AccountState, Outcome, Refusal
 from webapp.accounts.passwords import hash_password, verify_password
 from webapp.accounts.records import AccountRecord, account_where, load_account
 from webapp.accounts.tables import Account
+from webapp.clock import local_time
 from webapp.db import write_transaction
 from webapp.identity.rules import normalize_id_number
 from webapp.runtime import Runtime
+from webapp.sms.notices import Notice, send_notice
 from webapp.sms.phone import MOBILE, normalize_phone
 
 
@@ -112,9 +115,19 @@ async def login(
     if not throttle.allowed:
         return LoginResult(Refusal.THROTTLED, until=throttle.retry_at)
     account = await find_by_identifier(rt, identifier)
-    return await password_attempt(
+    result = await password_attempt(
         rt, account, password, origin, "login", device_cookie=device_cookie, identifier=identifier
     )
+    if result.value is not None and guard.known_device(rt, device_cookie, result.value) is None:
+        await send_notice(  # a browser this account has not signed in from (or whose cookie is gone)
+            rt,
+            result.value,
+            Notice.NEW_DEVICE,
+            origin,
+            time=local_time(now),
+            device=describe_device(origin.user_agent),
+        )
+    return result
 
 
 def canonical_identifier(raw: str) -> str:
@@ -211,6 +224,7 @@ async def change_password(
     ).where(Account.id == account_id)
     await sessions.end_all_sessions(rt, account_id, keep_token=keep_token)
     await audit.record("password_changed", rt.clock.now(), origin, account_id)
+    await send_notice(rt, account_id, Notice.PASSWORD_CHANGED, origin)
     return Outcome()
 
 

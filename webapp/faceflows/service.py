@@ -15,7 +15,7 @@ from typing import Any
 from webapp import audit, limits
 from webapp.accounts.flows import ActiveFlow, FlowKind, State
 from webapp.accounts.records import AccountRecord
-from webapp.accounts.tables import Account, Flow
+from webapp.accounts.tables import Flow
 from webapp.face.check import FaceCheck
 from webapp.face.pipeline import distance
 from webapp.i18n import N_
@@ -26,7 +26,6 @@ from webapp.runtime import Runtime
 TEMPLATE_CONTEXT = "account.face_template"
 NOT_MATCHED = N_("人脸核验未通过，请确认是本人操作后重试")
 SERVICE_DOWN = N_("人脸核验服务暂时不可用，请稍后再试")
-NOTICES_PER_HOUR = 3  # per phone: a notice never becomes a way to flood someone's phone
 
 
 def pack_template(embedding: Sequence[float]) -> bytes:
@@ -128,25 +127,3 @@ async def _match(rt: Runtime, account: AccountRecord, check: FaceCheck) -> tuple
         check.best_frame,
     )
     return result.match, None if result.distance is None else round(result.distance, 4)
-
-
-async def notify_phone_on_record(rt: Runtime, account_id: int, notice: str) -> bool:
-    """A signed-out face success tells the phone on record (no code, no quota of the person's codes;
-    at most :data:`NOTICES_PER_HOUR` an hour). A failed delivery is logged by the channel and changes
-    nothing: the audit log has the event itself. True when a notice went out."""
-    from webapp.i18n import _
-    from webapp.sms.channels import DeliveryError
-
-    row = await Account.select(Account.phone, Account.phone_index).where(Account.id == account_id).first()
-    if row is None:
-        return False
-    limit = limits.Limit(
-        rt.limit_key("face-notice", row["phone_index"]), (limits.Rolling(3600, NOTICES_PER_HOUR),)
-    )
-    if not (await limits.take([limit], rt.clock.now())).allowed:
-        return False
-    try:
-        await rt.sms_channel.deliver(rt.keyring.decrypt_text(row["phone"], "account.phone"), _(notice))
-    except DeliveryError:
-        return False
-    return True

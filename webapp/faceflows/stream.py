@@ -41,6 +41,7 @@ from webapp.faceflows import service
 from webapp.faceflows.purposes import Passed, json_answer, subject_of
 from webapp.i18n import _, current_locale, negotiate
 from webapp.runtime import Runtime
+from webapp.sms.notices import Notice, send_notice
 from webapp.web import Form, OriginDep, RuntimeDep, origin_of, safe_next
 
 log = logging.getLogger(__name__)
@@ -259,7 +260,7 @@ async def scan_finish(request: HTMXRequest, rt: RuntimeDep, origin: OriginDep) -
     template = rt.keyring.decrypt(base64.b64decode(scan.data["template"]), service.TEMPLATE_CONTEXT)
     check = FaceCheck(True, "ok", "", scan.data["figures"], embedding=service.unpack_template(template))
     if purpose.notice:
-        await service.notify_phone_on_record(rt, account.id, purpose.notice)
+        await send_notice(rt, account.id, Notice.FACE_SUCCESS, origin, text=purpose.notice)
     passed = Passed(
         request, rt, origin, account, check, subject.flow, scan.data["next"], scan.data["distance"]
     )
