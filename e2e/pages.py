@@ -536,6 +536,26 @@ class PersonalDataPage(Screen):
         return download.suggested_filename, open(download.path(), "rb").read()
 
 
+class ConsentPage(Screen):
+    """同意更新后的协议: where a sign-in waits until raised document versions are accepted."""
+
+    path = "/consent"
+    title = "同意更新后的协议"
+
+    def accept(self) -> None:
+        self.press("同意并继续")
+
+    def decline(self) -> None:
+        self.press("不同意，退出登录")
+
+
+class PrivacyPage(Screen):
+    """个人信息保护政策."""
+
+    path = "/privacy"
+    title = "个人信息保护政策"
+
+
 class FaqPage(Screen):
     """常见问题 (screen 16)."""
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
 from playwright.sync_api import expect
 
 from e2e.conftest import new_context, screenshot
-from e2e.pages import AccountPage, ActivityPage, DevicesPage, LoginPage, PersonalDataPage
+from e2e.pages import (
+    AccountPage,
+    ActivityPage,
+    ConsentPage,
+    DevicesPage,
+    LoginPage,
+    PersonalDataPage,
+    PrivacyPage,
+)
+from e2e.test_accessibility import Audit
 from e2e.test_accounts import PASSWORD, register
 
 WECHAT_ON_IPHONE = (
@@ -94,7 +104,36 @@ def test_download_the_copy_of_my_data(page, citizen, smtp_sink):
     assert data["phone"] == citizen.phone
     assert data["account"]["level"] == 3 and data["account"]["state"] == "active"
     assert data["face"] == {"template_held": False, "template_exported": False, "consent_given_at": None}
-    assert data["consents"][0]["document"] == "user_agreement" and data["consents"][0]["accepted_at"]
+    assert {c["document"] for c in data["consents"]} == {"user_agreement", "privacy_policy"}
+    assert all(c["version"] and c["accepted_at"] for c in data["consents"])
     assert data["filings"] == [] and len(data["sessions"]) == 1
     events = [event["event"] for event in data["activity"]]
     assert events[-1] == "account_created" and "password_confirmed" in events, events
+
+
+def test_an_account_from_before_consents_were_recorded_accepts_at_sign_in(
+    page, server, size, citizen, smtp_sink
+):
+    register(page, citizen, smtp_sink)
+    AccountPage(page).log_out()
+    with sqlite3.connect(server.database) as db:  # as every account the migration that added consents found
+        db.execute("DELETE FROM consent WHERE account = (SELECT max(id) FROM account)")
+    LoginPage(page).open().log_in(citizen.phone, PASSWORD)
+    consent = ConsentPage(page)
+    expect(page).to_have_url("/consent?next=/account")
+    expect(consent.heading()).to_be_visible()
+    expect(consent.link("《用户协议》")).to_be_visible()
+    expect(consent.link("《个人信息保护政策》")).to_be_visible()
+    screenshot(page, "24-consent")
+    audit = Audit(page, size)
+    audit("consent")
+    page.goto("/level")  # nothing else until it is answered
+    expect(page).to_have_url("/consent?next=/level")
+    consent.accept()
+    expect(page).to_have_url("/level")
+    AccountPage(page).open()
+    expect(AccountPage(page).heading()).to_be_visible()
+    PrivacyPage(page).open()
+    expect(PrivacyPage(page).heading()).to_be_visible()
+    audit("privacy policy")
+    audit.assert_clean()

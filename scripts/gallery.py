@@ -54,6 +54,7 @@ SCREENS = [
     ("22-activity", "账号动态: the account's own events, newest first"),
     ("23-personal-data-check", "个人信息副本: the password again first"),
     ("23-personal-data", "个人信息副本: everything held, and its JSON download"),
+    ("24-consent", "同意更新后的协议: a sign-in held until a raised version is accepted"),
 ]
 
 

@@ -8,6 +8,7 @@ from tests import factories
 from tests.support.web import csrf_token, field_error, post_form
 from webapp.accounts.service import NewAccount, create_account
 from webapp.accounts.tables import Account
+from webapp.privacy import consents
 from webapp.sms.tables import SmsCode
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -81,6 +82,10 @@ async def test_faq_3_story_register_then_login_with_any_password_then_activate(r
     assert done.headers["hx-redirect"] == "/account?done=activated"
     account = await Account.select().where(Account.id == account_id).first()
     assert account["state"] == "active" and account["username"] == "zheng_sl"
+    assert {a.document for a in await consents.acceptances(account_id)} == set(
+        consents.SIGN_UP
+    )  # 激活即视为同意
+    assert (await client.get("/account", follow_redirects=False)).status_code == 200  # not held at /consent
 
     await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
     for identifier in ("zheng_sl", phone, record.id_number):

@@ -12,6 +12,7 @@ from tests import factories
 from tests.support.business import new_filing, set_level
 from tests.support.web import field_error, post_form
 from webapp.accounts.tables import Account
+from webapp.privacy import consents
 from webapp.privacy.copy import SCHEMA
 from webapp.tables import AuditEvent
 
@@ -93,11 +94,14 @@ async def test_the_json_holds_what_was_registered_and_no_face_template(rt, clien
     assert copy["account"]["level"] == 4 and copy["account"]["state"] == "active"
     assert copy["account"]["created_at"] == "2026-03-02T01:00:00+00:00"
     assert copy["face"] == {"template_held": True, "template_exported": False, "consent_given_at": None}
-    assert copy["consents"][0] == {
-        "document": "user_agreement",
-        "version": None,
-        "accepted_at": "2026-03-02T01:00:00+00:00",
-    }
+    assert sorted(copy["consents"], key=lambda c: c["document"]) == [
+        {
+            "document": key,
+            "version": consents.DOCUMENTS[key].version,
+            "accepted_at": "2026-03-02T01:00:00+00:00",
+        }
+        for key in ("privacy_policy", "user_agreement")
+    ]
     [filing] = copy["filings"]
     assert filing["reference"] == reference and filing["role"] == "legal_representative"
     assert filing["my_decision"] == "pending" and filing["decided_at"] is None

@@ -217,6 +217,7 @@ SIGNED_OUT_PAGES = [
     "/login?next=/account&reset=1",
     "/register",
     "/agreement",
+    "/privacy",
     "/faq",
     "/activate",
     "/activate/face",
@@ -252,6 +253,7 @@ SIGNED_IN_PAGES = [
     "/account/activity?page=2",
     "/account/data",  # before the password again
     "/account/data/face",
+    "/consent",  # nothing due: on to /account (tests/test_consents.py draws it when something is)
 ]
 NOT_HTML = {
     "/healthz",
@@ -1174,6 +1176,8 @@ async def audit_story(rt, client, smtp_sink) -> dict:
 EXPECTED_STORY = [
     ("sms_sent", "register"),
     ("account_created", None),
+    ("consent_given", "user_agreement"),  # 注册即视为同意
+    ("consent_given", "privacy_policy"),
     ("login_ok", None),
     ("login_failed", None),
     ("login_failed", None),
@@ -1212,6 +1216,8 @@ async def test_the_audit_trail_of_a_story_is_exact_and_holds_no_personal_data(rt
 def _purpose(row: dict) -> str | None:
     if row["event"] == "security_notice":
         return json.loads(row["detail"])["kind"]
+    if row["event"] == "consent_given":
+        return json.loads(row["detail"])["document"]
     match = re.search(r'"purpose": "(\w+)"', row["detail"])
     return match.group(1) if match and row["event"] in {"sms_sent", "password_confirmed"} else None
 

@@ -173,6 +173,8 @@ async def test_activity_tells_the_accounts_own_story_newest_first(rt, app, clock
         "发送安全提醒短信",  # a sign-in from a new device
         "登录成功",
         "登录未成功：密码错误",
+        "同意《个人信息保护政策》",  # 注册即视为同意
+        "同意《用户协议》",
         "注册账号",
     ], words
     assert all("微信 · iPhone" in item for item in listed[:6])
@@ -194,7 +196,7 @@ async def test_activity_is_paged(rt, app, clock):
         assert len(entries(first.text)) == PER_PAGE
         assert 'rel="next"' in first.text and 'rel="prev"' not in first.text
         second = await client.get("/account/activity?page=2")
-        assert len(entries(second.text)) == 8  # 25, login_ok and its new-device notice, account_created
+        assert len(entries(second.text)) == 10  # 25, login_ok and its new-device notice, 2 consents, created
         assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
         assert "第2页" in second.text
         beyond = await client.get("/account/activity?page=99")

@@ -128,6 +128,7 @@ SIGNED_OUT = {
     "/register/check",
     "/register/validity",
     "/agreement",
+    "/privacy",
     "/faq",
     "/activate",
     "/activate/from-login",

@@ -198,7 +198,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         self_service_routes,
     )
     from webapp.accounts import routes as account_routes
-    from webapp.accounts.auth import SignInRequired, to_sign_in
+    from webapp.accounts.auth import ConsentRequired, SignInRequired, to_consent, to_sign_in
     from webapp.business import routes as business_routes
     from webapp.business.api import api_router, openapi_config
     from webapp.faceflows import stream
@@ -276,7 +276,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             PageMiddleware,
         ],
         before_send=[security_headers_hook(hsts=not settings.dev)],
-        exception_handlers={SignInRequired: to_sign_in, Exception: _error_page},
+        exception_handlers={SignInRequired: to_sign_in, ConsentRequired: to_consent, Exception: _error_page},
         dependencies=dependencies(runtime),
         request_max_body_size=2 * 1024 * 1024,
         debug=False,

@@ -3,6 +3,7 @@ from piccolo.conf.apps import AppConfig
 from webapp.accounts.tables import Account, Flow, UserSession
 from webapp.business.tables import ApiKey, Filing, FilingPerson
 from webapp.identity.tables import Citizen
+from webapp.privacy.tables import Consent
 from webapp.settings import PROJECT_ROOT
 from webapp.sms.tables import SmsCode
 from webapp.tables import AuditEvent, RateEvent
@@ -21,6 +22,7 @@ APP_CONFIG = AppConfig(
         ApiKey,
         Filing,
         FilingPerson,
+        Consent,
     ],
     migration_dependencies=[],
     commands=[],

@@ -25,6 +25,7 @@ from webapp.accounts.service import find_by_name_and_id
 from webapp.accounts.tables import Account
 from webapp.db import write_transaction
 from webapp.i18n import N_
+from webapp.privacy import consents
 from webapp.runtime import Runtime
 from webapp.sms.codes import CodeCheck, Purpose, SendResult, send_code, verify_code
 
@@ -125,4 +126,5 @@ async def activate(
         if not updated:
             return Outcome(Refusal.ALREADY_ACTIVE)
         await audit.record("account_activated", now, origin, account_id)
+        await consents.accept(rt, account_id, consents.SIGN_UP, origin)  # 激活即视为同意
     return Outcome()

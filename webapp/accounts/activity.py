@@ -38,6 +38,14 @@ def _security_notice(detail: Mapping[str, Any]) -> str:
     return N_("发送安全提醒短信") if detail.get("sent") else N_("安全提醒短信未发出")
 
 
+def _consent_given(detail: Mapping[str, Any]) -> str:
+    return {
+        "user_agreement": N_("同意《用户协议》"),
+        "privacy_policy": N_("同意《个人信息保护政策》"),
+        "face_data_notice": N_("同意《人脸信息处理告知书》"),
+    }.get(str(detail.get("document")), N_("同意协议"))
+
+
 def _fixed(words: str) -> Callable[[Mapping[str, Any]], str]:
     return lambda _detail: words
 
@@ -70,6 +78,7 @@ WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "session_ended": _fixed(N_("退出其他设备上的登录")),
     "personal_data_downloaded": _fixed(N_("下载个人信息副本")),
     "security_notice": _security_notice,
+    "consent_given": _consent_given,
 }
 SHOWN = tuple(WORDS)  # events of other kinds (none name an account today) are not the person's to read
 

@@ -26,6 +26,8 @@ from webapp.runtime import Runtime
 from webapp.web import OriginDep, redirect, runtime_of
 
 SIGNED_IN = "signed_in_account"  # where the guard leaves the account, in the connection's state
+SESSION = "signed_in_session"  # and the session's id
+CONSENT_PAGE = "consent_page"  # a route handler's opt: reached by a session held at /consent
 
 
 AccountDep = NamedDependency[AccountRecord]  # the ``account`` of a signed-in route
@@ -36,6 +38,14 @@ class SignInRequired(NotAuthorizedException):
 
     def __init__(self, back_to: str) -> None:
         super().__init__(detail="sign-in required")
+        self.back_to = back_to
+
+
+class ConsentRequired(NotAuthorizedException):
+    """A session held until the account accepts raised document versions (see :func:`to_consent`)."""
+
+    def __init__(self, back_to: str) -> None:
+        super().__init__(detail="consent required")
         self.back_to = back_to
 
 
@@ -79,11 +89,17 @@ async def current_session(connection: ASGIConnection[Any, Any, Any, Any]) -> ses
     return await sessions.load_session(rt, session_token(rt, connection))
 
 
-async def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountRecord | None:
-    """The session's account (one query: the session joined to its account); the guard's, and the face
-    scan's, whose endpoints are not pages."""
+async def signed_in_session(connection: ASGIConnection[Any, Any, Any, Any]) -> sessions.SignedIn | None:
+    """The live session and its account (one query: the session joined to its account)."""
     rt = runtime_of(connection)
     return await sessions.load_signed_in(rt, session_token(rt, connection))
+
+
+async def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountRecord | None:
+    """The session's account, for the face scan, whose endpoints are not pages: none while the session is
+    held at /consent."""
+    signed_in = await signed_in_session(connection)
+    return signed_in.account if signed_in is not None and not signed_in.consent_due else None
 
 
 async def renew_session(
@@ -95,16 +111,31 @@ async def renew_session(
 
 
 async def requires_sign_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The guard of every signed-in route."""
-    account = await signed_in_account(connection)
-    if account is None:
+    """The guard of every signed-in route. A session held until raised document versions are accepted
+    reaches only the routes marked ``consent_page`` (同意更新后的协议)."""
+    signed_in = await signed_in_session(connection)
+    if signed_in is None:
         raise SignInRequired(handler.opt.get("back_to") or connection.url.path)
-    connection.state[SIGNED_IN] = account
+    if signed_in.consent_due and not handler.opt.get(CONSENT_PAGE):
+        raise ConsentRequired(handler.opt.get("back_to") or connection.url.path)
+    connection.state[SIGNED_IN] = signed_in.account
+    connection.state[SESSION] = signed_in.session_id
 
 
 def to_sign_in(request: Request[Any, Any, Any], refusal: SignInRequired) -> Response[Any]:
     """The exception handler of :class:`SignInRequired`: to 登录, and back here after it."""
     return redirect(request, "/login?next=" + quote(refusal.back_to, safe="/"))
+
+
+def to_consent(request: Request[Any, Any, Any], refusal: ConsentRequired) -> Response[Any]:
+    """The exception handler of :class:`ConsentRequired`: to /consent, and back here after it."""
+    return redirect(request, "/consent?next=" + quote(refusal.back_to, safe="/"))
+
+
+def session_id_of(request: Request[Any, Any, Any]) -> int:
+    """The guarded request's session (set by :func:`requires_sign_in`)."""
+    session_id: int = request.state[SESSION]
+    return session_id
 
 
 def provide_account(request: Request[Any, Any, Any], origin: OriginDep) -> AccountRecord:

@@ -8,12 +8,14 @@ from webapp.accounts.outcomes import Level4Offer
 from webapp.accounts.tables import Account
 from webapp.face.check import FaceCheck
 from webapp.faceflows.service import TEMPLATE_CONTEXT, pack_template
+from webapp.privacy import consents
 from webapp.runtime import Runtime
 
 
 async def record_consent(rt: Runtime, account_id: int, origin: audit.Origin) -> None:
     await Account.update({Account.face_consent_at: rt.clock.now()}).where(Account.id == account_id)
     await audit.record("face_consent_given", rt.clock.now(), origin, account_id)
+    await consents.accept(rt, account_id, ["face_data_notice"], origin)
 
 
 async def raise_to_level_4(rt: Runtime, account_id: int, check: FaceCheck, origin: audit.Origin) -> None:

@@ -15,6 +15,7 @@ from webapp.accounts.tables import Account
 from webapp.clock import local_time
 from webapp.db import write_transaction
 from webapp.identity.rules import normalize_id_number
+from webapp.privacy import consents
 from webapp.runtime import Runtime
 from webapp.sms.notices import Notice, send_notice
 from webapp.sms.phone import MOBILE, normalize_phone
@@ -73,6 +74,8 @@ async def create_account(rt: Runtime, new: NewAccount, origin: audit.Origin) -> 
             account_id,
             state=AccountState.ACTIVE if new.password else AccountState.UNACTIVATED,
         )
+        if new.password:  # 注册即视为同意 the sign-up documents; an import accepts them at 激活账号
+            await consents.accept(rt, account_id, consents.SIGN_UP, origin)
     return account_id
 
 

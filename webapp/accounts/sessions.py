@@ -15,6 +15,7 @@ from typing import Any
 from webapp.accounts.records import AccountRecord
 from webapp.accounts.tables import Account, UserSession
 from webapp.audit import Origin
+from webapp.privacy.consents import outstanding
 from webapp.runtime import Runtime
 
 TOUCH_EVERY = timedelta(seconds=60)  # sliding expiry without a write on every request
@@ -24,6 +25,7 @@ SESSION_COLUMNS = (
     UserSession.created_at,
     UserSession.last_seen_at,
     UserSession.expires_at,
+    UserSession.consent_due,
 )
 ACCOUNT_PREFIX = "account."  # the joined account's columns are named account.id, account.level, ...
 # Written once rather than built by the ORM at every request: building this join took most of a signed-in
@@ -55,7 +57,8 @@ def _token_hash(rt: Runtime, token: str) -> str:
 
 
 async def start_session(rt: Runtime, account_id: int, origin: Origin, replacing: str | None = None) -> str:
-    """A new token at every login and level change; the one it replaces stops working."""
+    """A new token at every login and level change; the one it replaces stops working. A session of an
+    account that has not accepted the current version of a sign-up document is held at /consent."""
     if replacing:
         await end_session(rt, replacing)
     token = secrets.token_urlsafe(32)
@@ -69,6 +72,7 @@ async def start_session(rt: Runtime, account_id: int, origin: Origin, replacing:
             expires_at=now + timedelta(hours=rt.settings.session_absolute_hours),
             ip=origin.ip[:45],
             user_agent=origin.user_agent[:300],
+            consent_due=bool(await outstanding(account_id)),
         )
     )
     return token
@@ -89,7 +93,14 @@ async def load_session(rt: Runtime, token: str | None) -> ActiveSession | None:
     return ActiveSession(id=row["id"], account_id=row["account"], created_at=row["created_at"])
 
 
-async def load_signed_in(rt: Runtime, token: str | None) -> AccountRecord | None:
+@dataclass(frozen=True)
+class SignedIn:
+    account: AccountRecord
+    session_id: int
+    consent_due: bool  # held at /consent until the raised document versions are accepted
+
+
+async def load_signed_in(rt: Runtime, token: str | None) -> SignedIn | None:
     """The account of this token's live session: the session and its account in one SELECT (a join),
     under the same rules as :func:`load_session`. The guard of every signed-in route asks this."""
     if not token or len(token) > 100:
@@ -98,7 +109,13 @@ async def load_signed_in(rt: Runtime, token: str | None) -> AccountRecord | None
     rows = await UserSession.raw(SIGNED_IN, _token_hash(rt, token))
     if not rows or not await _still_live(rt, rows[0], now):
         return None  # (a session's account is deleted with it, so the join finds both or neither)
-    return AccountRecord.of(rows[0], prefix=ACCOUNT_PREFIX)
+    row = rows[0]
+    return SignedIn(AccountRecord.of(row, prefix=ACCOUNT_PREFIX), row["id"], bool(row["consent_due"]))
+
+
+async def consent_given(session_id: int) -> None:
+    """The session may go on: its account has accepted what was due."""
+    await UserSession.update({UserSession.consent_due: False}).where(UserSession.id == session_id)
 
 
 async def _still_live(rt: Runtime, row: Mapping[str, Any], now: datetime) -> bool:

@@ -36,6 +36,7 @@ class UserSession(Table, tablename="user_session"):
     expires_at = Timestamptz()
     ip = Varchar(length=45, default="")
     user_agent = Varchar(length=300, default="")
+    consent_due = Boolean(default=False)  # signed in before accepting a raised document version: /consent
 
 
 class Flow(Table, tablename="flow"):

@@ -15,6 +15,7 @@ from webapp.accounts.records import AccountRecord
 from webapp.business.rules import KINDS, ROLES, STATUSES
 from webapp.business.service import filings_naming
 from webapp.i18n import _, level_name
+from webapp.privacy.consents import acceptances
 from webapp.runtime import Runtime
 from webapp.tables import AuditEvent
 
@@ -43,9 +44,6 @@ async def personal_data(rt: Runtime, account: AccountRecord) -> dict[str, Any]:
         .order_by(AuditEvent.at, AuditEvent.id, ascending=False)
     )
     level_since = next((row["at"] for row in events if row["event"] == "level_changed"), account.created_at)
-    agreed_at = next(  # 用户协议: accepted at 注册, or for an imported account at 激活账号
-        (row["at"] for row in events if row["event"] in {"account_created", "account_activated"}), None
-    )
     return {
         "schema": SCHEMA,
         "generated_at": _when(rt.clock.now()),
@@ -70,8 +68,8 @@ async def personal_data(rt: Runtime, account: AccountRecord) -> dict[str, Any]:
         },
         "phone": k.decrypt_text(account.phone, "account.phone"),
         "consents": [
-            {"document": "user_agreement", "version": None, "accepted_at": _when(agreed_at)},
-            {"document": "face_data_notice", "version": None, "accepted_at": _when(account.face_consent_at)},
+            {"document": a.document, "version": a.version, "accepted_at": _when(a.accepted_at)}
+            for a in await acceptances(account.id)
         ],
         "face": {
             "template_held": account.face_template is not None,

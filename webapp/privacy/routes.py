@@ -8,12 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Response, get, post
+from litestar.params import FromQuery
 from litestar.plugins.htmx import HTMXRequest
 from litestar.types import ControllerRouterHandler
 
 from webapp import audit
-from webapp.accounts import flows, forms
-from webapp.accounts.auth import AccountDep, device_of, signed_in_router
+from webapp.accounts import flows, forms, sessions
+from webapp.accounts.auth import AccountDep, device_of, session_id_of, signed_in_router
 from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.records import AccountRecord
 from webapp.accounts.service import password_attempt
@@ -21,12 +22,12 @@ from webapp.accounts.views import login_error, section_nav
 from webapp.clock import local_time
 from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
 from webapp.i18n import N_, _
+from webapp.privacy import consents
 from webapp.privacy.copy import personal_data
 from webapp.runtime import Runtime
-from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
+from webapp.web import Form, OriginDep, RuntimeDep, came_from, redirect, render, safe_next
 
 PAGE = "/account/data"
-CONSENT_NAMES = {"user_agreement": N_("用户协议"), "face_data_notice": N_("人脸信息处理授权")}
 
 
 async def _fresh_check(request: HTMXRequest, rt: Runtime, account: AccountRecord) -> flows.ActiveFlow | None:
@@ -59,7 +60,7 @@ async def personal_data_page(request: HTMXRequest, rt: RuntimeDep, account: Acco
         copy=await personal_data(rt, account),
         errors={},
         when=_local,
-        consent_names={document: _(name) for document, name in CONSENT_NAMES.items()},
+        consent_names={key: _(document.title) for key, document in consents.DOCUMENTS.items()},
         nav=section_nav(rt, account, "account"),
     )
     page.headers["cache-control"] = "no-store"
@@ -136,9 +137,53 @@ async def personal_data_download(
     )
 
 
+@get("/consent", consent_page=True)
+async def consent_page(
+    request: HTMXRequest,
+    account: AccountDep,
+    next: FromQuery[str] = "",  # noqa: A002
+) -> Response[Any]:
+    """同意更新后的协议: what changed since the account last accepted, before anything else."""
+    due = await consents.outstanding(account.id)
+    if not due:  # accepted meanwhile (on another device, or this page posted twice)
+        await sessions.consent_given(session_id_of(request))
+        return redirect(request, safe_next(next))
+    return render(
+        request,
+        "consent.html",
+        documents=[(document, _(document.title)) for document in due],
+        next=safe_next(next, ""),
+    )
+
+
+@post("/consent", consent_page=True)
+async def consent_submit(
+    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
+) -> Response[Any]:
+    """同意并继续: every outstanding version accepted, the session goes on where it was going."""
+    due = await consents.outstanding(account.id)
+    await consents.accept(rt, account.id, [document.key for document in due], origin)
+    await sessions.consent_given(session_id_of(request))
+    return redirect(request, safe_next(forms.text(data, "next", 512)))
+
+
+@get("/privacy")
+async def privacy_policy(request: HTMXRequest) -> Response[Any]:
+    """个人信息保护政策, for everyone."""
+    return render(request, "privacy.html", back=came_from(request, "/register"))
+
+
 FACE_PURPOSES = [
     FacePurpose("personal_data", face_passed, signed_in=True, refusal=needs_a_face_on_record),
 ]
 ROUTES: list[ControllerRouterHandler] = [
-    signed_in_router(personal_data_page, personal_data_password, personal_data_face, personal_data_download),
+    privacy_policy,
+    signed_in_router(
+        personal_data_page,
+        personal_data_password,
+        personal_data_face,
+        personal_data_download,
+        consent_page,
+        consent_submit,
+    ),
 ]
