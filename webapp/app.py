@@ -198,11 +198,19 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         self_service_routes,
     )
     from webapp.accounts import routes as account_routes
-    from webapp.accounts.auth import ConsentRequired, SignInRequired, to_consent, to_sign_in
+    from webapp.accounts.auth import (
+        ConsentRequired,
+        DeletionPending,
+        SignInRequired,
+        to_consent,
+        to_deletion,
+        to_sign_in,
+    )
     from webapp.business import routes as business_routes
     from webapp.business.api import api_router, openapi_config
     from webapp.faceflows import stream
     from webapp.faceflows.purposes import registry
+    from webapp.privacy import deletion_routes
     from webapp.privacy import routes as privacy_routes
 
     background: list[asyncio.Task[None]] = []
@@ -237,6 +245,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *profile_routes.ROUTES,
         *self_service_routes.ROUTES,
         *privacy_routes.ROUTES,
+        *deletion_routes.ROUTES,
         *level_routes.ROUTES,
         *stream.ROUTES,
         *business_routes.ROUTES,
@@ -249,6 +258,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *level_routes.FACE_PURPOSES,
         *business_routes.FACE_PURPOSES,
         *privacy_routes.FACE_PURPOSES,
+        *deletion_routes.FACE_PURPOSES,
     ]
     if settings.dev:
         route_handlers += devtools.ROUTES
@@ -276,7 +286,12 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             PageMiddleware,
         ],
         before_send=[security_headers_hook(hsts=not settings.dev)],
-        exception_handlers={SignInRequired: to_sign_in, ConsentRequired: to_consent, Exception: _error_page},
+        exception_handlers={
+            SignInRequired: to_sign_in,
+            ConsentRequired: to_consent,
+            DeletionPending: to_deletion,
+            Exception: _error_page,
+        },
         dependencies=dependencies(runtime),
         request_max_body_size=2 * 1024 * 1024,
         debug=False,

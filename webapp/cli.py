@@ -121,6 +121,17 @@ async def accounts_import(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+async def accounts_delete_due(rt: Runtime, args: argparse.Namespace) -> int:
+    from webapp.privacy.deletion import erase_due
+
+    done = await erase_due(rt)
+    print(f"accounts: {done.count} erased (注销账号 due)")
+    if not done.files_clean:
+        print("the SQLite write-ahead log could not be truncated (a reader was busy); run this again")
+        return 1
+    return 0
+
+
 async def purge(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.retention import purge_expired
 
@@ -165,9 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         "so that you can try every face flow with your camera",
     )
     p.set_defaults(handler=_with_runtime(demo))
-    commands.add_parser("purge", help="delete expired codes, sessions and limit events").set_defaults(
-        handler=_with_runtime(purge)
-    )
+    commands.add_parser(
+        "purge", help="delete expired codes, sessions and limit events; erase accounts due for deletion"
+    ).set_defaults(handler=_with_runtime(purge))
 
     p = commands.add_parser(
         "rekey",
@@ -193,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("file")
     p.set_defaults(handler=_with_runtime(accounts_import))
+    accounts.add_parser(
+        "delete-due", help="erase the accounts whose 注销账号 cooling-off has ended (the hourly job does too)"
+    ).set_defaults(handler=_with_runtime(accounts_delete_due))
 
     from webapp.business.cli import add_business_commands
 

@@ -176,6 +176,7 @@ class PooledSQLiteEngine(SQLiteEngine):
         connection: sqlite3.Connection = sqlite3.connect(**self.connection_kwargs)
         connection.row_factory = dict_factory
         connection.execute("PRAGMA foreign_keys = 1")
+        connection.execute("PRAGMA secure_delete = 1")  # deleted content is overwritten (注销账号)
         if read_only:
             connection.execute("PRAGMA query_only = 1")
             connection.execute(f"PRAGMA busy_timeout = {READER_BUSY_TIMEOUT_MS}")
@@ -236,6 +237,19 @@ class PooledSQLiteEngine(SQLiteEngine):
             reader.close()
         for writer in writers:
             writer.close()
+
+
+async def truncate_write_ahead_log() -> bool:
+    """SQLite: copy the write-ahead log into the database file and truncate it to nothing, so that what was
+    overwritten (an erased account) survives in neither file. True when done; False when a reader kept it
+    from completing (the next erasure or SQLite's own checkpoints finish it). PostgreSQL: nothing to do
+    here (its WAL segments are recycled by its checkpoints)."""
+    current = engine()
+    if not isinstance(current, PooledSQLiteEngine):
+        return True
+    async with current.write_gate.turn():
+        rows = await current.writer().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return not rows[0]["busy"]
 
 
 def _fetch_all(connection: sqlite3.Connection, sql: str, args: Sequence[Any]) -> list[dict[str, Any]]:

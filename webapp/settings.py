@@ -125,6 +125,11 @@ class Settings:
     )
     face_workers: int = field(default=2, metadata={"doc": "face worker processes"})
 
+    deletion_cooling_off_days: int = field(
+        default=15,
+        metadata={"doc": "days between 注销账号 and the erasure; signing in meanwhile offers to cancel"},
+    )
+
     session_idle_minutes: int = field(default=30, metadata={"doc": "session ends after this idle time"})
     session_absolute_hours: int = field(default=12, metadata={"doc": "session ends this long after login"})
     login_max_failures: int = field(

@@ -79,6 +79,9 @@ WORDS: dict[str, Callable[[Mapping[str, Any]], str]] = {
     "personal_data_downloaded": _fixed(N_("下载个人信息副本")),
     "security_notice": _security_notice,
     "consent_given": _consent_given,
+    "account_deletion_requested": _fixed(N_("申请注销账号")),
+    "account_deletion_cancelled": _fixed(N_("撤销注销账号")),
+    "account_deleted": _fixed(N_("账号已注销")),
 }
 SHOWN = tuple(WORDS)  # events of other kinds (none name an account today) are not the person's to read
 

@@ -28,8 +28,10 @@ from webapp.web import OriginDep, redirect, runtime_of
 SIGNED_IN = "signed_in_account"  # where the guard leaves the account, in the connection's state
 SESSION = "signed_in_session"  # and the session's id
 CONSENT_PAGE = "consent_page"  # a route handler's opt: reached by a session held at /consent
+DELETION_PAGE = "deletion_page"  # reached by a session of an account whose 注销账号 is under way
 
 
+DELETION_HOLD = "/account/deletion"  # 撤销注销
 AccountDep = NamedDependency[AccountRecord]  # the ``account`` of a signed-in route
 
 
@@ -47,6 +49,14 @@ class ConsentRequired(NotAuthorizedException):
     def __init__(self, back_to: str) -> None:
         super().__init__(detail="consent required")
         self.back_to = back_to
+
+
+class DeletionPending(NotAuthorizedException):
+    """The account asked to be deleted: until it is, signing in reaches only the page that offers to
+    cancel (see :func:`to_deletion`)."""
+
+    def __init__(self) -> None:
+        super().__init__(detail="deletion pending")
 
 
 def session_cookie(rt: Runtime, token: str | None) -> Cookie:
@@ -97,9 +107,11 @@ async def signed_in_session(connection: ASGIConnection[Any, Any, Any, Any]) -> s
 
 async def signed_in_account(connection: ASGIConnection[Any, Any, Any, Any]) -> AccountRecord | None:
     """The session's account, for the face scan, whose endpoints are not pages: none while the session is
-    held at /consent."""
+    held at /consent or the account's deletion is under way."""
     signed_in = await signed_in_session(connection)
-    return signed_in.account if signed_in is not None and not signed_in.consent_due else None
+    if signed_in is None or signed_in.consent_due or signed_in.account.deletion_due_at is not None:
+        return None
+    return signed_in.account
 
 
 async def renew_session(
@@ -111,11 +123,14 @@ async def renew_session(
 
 
 async def requires_sign_in(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
-    """The guard of every signed-in route. A session held until raised document versions are accepted
-    reaches only the routes marked ``consent_page`` (同意更新后的协议)."""
+    """The guard of every signed-in route. An account whose deletion is under way reaches only the routes
+    marked ``deletion_page`` (撤销注销); a session held until raised document versions are accepted only
+    those marked ``consent_page`` (同意更新后的协议)."""
     signed_in = await signed_in_session(connection)
     if signed_in is None:
         raise SignInRequired(handler.opt.get("back_to") or connection.url.path)
+    if signed_in.account.deletion_due_at is not None and not handler.opt.get(DELETION_PAGE):
+        raise DeletionPending()
     if signed_in.consent_due and not handler.opt.get(CONSENT_PAGE):
         raise ConsentRequired(handler.opt.get("back_to") or connection.url.path)
     connection.state[SIGNED_IN] = signed_in.account
@@ -130,6 +145,11 @@ def to_sign_in(request: Request[Any, Any, Any], refusal: SignInRequired) -> Resp
 def to_consent(request: Request[Any, Any, Any], refusal: ConsentRequired) -> Response[Any]:
     """The exception handler of :class:`ConsentRequired`: to /consent, and back here after it."""
     return redirect(request, "/consent?next=" + quote(refusal.back_to, safe="/"))
+
+
+def to_deletion(request: Request[Any, Any, Any], _refusal: DeletionPending) -> Response[Any]:
+    """The exception handler of :class:`DeletionPending`: to the page that offers to cancel."""
+    return redirect(request, DELETION_HOLD)
 
 
 def session_id_of(request: Request[Any, Any, Any]) -> int:

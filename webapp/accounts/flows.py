@@ -33,6 +33,7 @@ class FlowKind(StrEnum):
     FILING_DECISION = "filing_decision"  # 确认/拒绝 a filing, then a scan
     FACE_SCAN = "face"  # one issued, streaming or passed face scan
     PERSONAL_DATA = "personal_data"  # 个人信息副本: a fresh password or face check, then the copy
+    DELETION = "deletion"  # 注销账号: a fresh password or face check, then the request
 
 
 class State(StrEnum):
@@ -76,6 +77,7 @@ FLOWS: dict[FlowKind, FlowSpec] = {
     FlowKind.BUSINESS_SWITCH: _spec(30, {S.AWAITING_LEVEL4}, (S.AWAITING_LEVEL4, S.DONE)),
     FlowKind.FILING_DECISION: _spec(10, {S.IDENTIFIED}),
     FlowKind.PERSONAL_DATA: _spec(10, {S.VERIFIED}),
+    FlowKind.DELETION: _spec(10, {S.VERIFIED}),
     FlowKind.FACE_SCAN: _spec(
         3, {S.ISSUED}, (S.ISSUED, S.STREAMING), (S.STREAMING, S.PASSED), (S.PASSED, S.DONE)
     ),

@@ -22,6 +22,7 @@ class AccountState(StrEnum):
     UNACTIVATED = "unactivated"  # imported from a provincial system, waiting for 激活账号
     ACTIVE = "active"
     DISABLED = "disabled"  # opened again only by the registration office
+    DELETED = "deleted"  # 注销账号 done: a row that names no-one, kept so that its id is never used again
 
 
 class Level4Offer(StrEnum):

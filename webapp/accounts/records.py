@@ -37,6 +37,7 @@ class AccountRecord:
     level4_offer: Level4Offer
     created_at: datetime
     updated_at: datetime
+    deletion_due_at: datetime | None  # 注销账号 requested: signing in offers to cancel until then
 
     @classmethod
     def of(cls, row: Mapping[str, Any], prefix: str = "") -> AccountRecord:

@@ -13,7 +13,7 @@ class Account(Table, tablename="account"):
     username = Varchar(length=20, null=True, default=None)
     username_key = Varchar(length=20, unique=True, null=True, default=None)  # lower-cased, for uniqueness
     password_hash = Text(null=True, default=None)
-    state = Varchar(length=16, default="active")  # unactivated | active | disabled
+    state = Varchar(length=16, default="active")  # unactivated | active | disabled | deleted
     level = Integer(default=3)
     valid_from = Date()
     valid_to = Date(null=True, default=None)
@@ -25,6 +25,7 @@ class Account(Table, tablename="account"):
     level4_offer = Varchar(length=16, default="pending")  # pending | dismissed | done
     created_at = Timestamptz()
     updated_at = Timestamptz()
+    deletion_due_at = Timestamptz(null=True, default=None, index=True)  # 注销账号 requested: erased then
 
 
 class UserSession(Table, tablename="user_session"):

@@ -77,8 +77,10 @@ class FilingIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class PersonOut(msgspec.Struct):
-    name: Annotated[str, _doc("masked name", "*三")]
-    id_number: Annotated[str, _doc("masked ID number", "1101-XXXXXXXXXXXX33")]
+    name: Annotated[str, _doc("masked name; empty once the person's account is deleted (注销账号)", "*三")]
+    id_number: Annotated[
+        str, _doc("masked ID number; empty once the person's account is deleted", "1101-XXXXXXXXXXXX33")
+    ]
     role: Annotated[str, _doc("role code", "legal_representative", enum=list(ROLES))]
     role_label: Annotated[str, _doc("role in Chinese", "法定代表人")]
     status: Annotated[str, _doc("this person's decision", "pending", enum=list(STATUSES))]

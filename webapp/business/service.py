@@ -38,7 +38,7 @@ from webapp.business.rules import (
 from webapp.business.tables import Filing, FilingPerson
 from webapp.clock import SHANGHAI
 from webapp.db import write_transaction
-from webapp.i18n import N_
+from webapp.i18n import N_, _
 from webapp.runtime import Runtime
 
 # Every change of a filing takes this lock and numbers itself (change_seq): the API's change feed can
@@ -46,6 +46,7 @@ from webapp.runtime import Runtime
 CHANGES_LOCK = "filing-changes"
 MAX_REFERENCE_LENGTH = 24
 ACCOUNT_LIST_LIMIT = 200  # the newest filings naming one person (an agent may be named in very many)
+ERASED_INDEX = ""  # a filing entry's id_index once its person's account is deleted: it matches no ID number
 
 
 def filing_lock(reference: str) -> str:
@@ -229,10 +230,16 @@ async def _persons_by_filing(filing_ids: list[int]) -> dict[int, list[PersonReco
 
 
 def _person_status(rt: Runtime, person: PersonRecord) -> PersonStatus:
+    """The API's view of one person: masked, and empty once the person's account is deleted."""
     k = rt.keyring
+    if person.id_index == ERASED_INDEX:
+        name = id_number = ""
+    else:
+        name = mask_name(k.decrypt_text(person.name, "filing_person.name"))
+        id_number = mask_id_number(k.decrypt_text(person.id_number, "filing_person.id_number"))
     return PersonStatus(
-        name=mask_name(k.decrypt_text(person.name, "filing_person.name")),
-        id_number=mask_id_number(k.decrypt_text(person.id_number, "filing_person.id_number")),
+        name=name,
+        id_number=id_number,
         role=person.role,
         status=person.status,
         decided_at=person.decided_at,
@@ -476,7 +483,9 @@ async def filing_detail_for_account(
     k = rt.keyring
     views = tuple(
         NamedPersonView(
-            name=mask_name(k.decrypt_text(p.name, "filing_person.name")),
+            name=_("已注销")
+            if p.id_index == ERASED_INDEX
+            else mask_name(k.decrypt_text(p.name, "filing_person.name")),
             role=p.role,
             role_label=ROLES.get(p.role, p.role),
             status=p.status,
@@ -671,3 +680,61 @@ async def set_business_registration(
             until=until.isoformat() if until else None,
         )
     return BusinessSwitch(None, enabled, until)
+
+
+# --- 注销账号 ---------------------------------------------------------------------------------------------
+
+
+async def pending_for(rt: Runtime, account: AccountRecord) -> list[NamedIn]:
+    """The filings still waiting for this person's own decision: they hold back 注销账号."""
+    return [filing for filing in await filings_naming(rt, account) if filing.my_status == Status.PENDING]
+
+
+async def forget_person(rt: Runtime, account: AccountRecord, origin: audit.Origin) -> dict[str, int]:
+    """At the erasure of an account (inside its write transaction): every filing entry naming its ID number
+    keeps its role and decision but no longer names anyone — no name, ID number, index, address, browser
+    or account. An entry still pending (a filing that arrived during the cooling-off) is declined first, so
+    the registration office has an answer rather than a filing no-one can confirm. How many of each."""
+    now = rt.clock.now()
+    named = FilingPerson.id_index.is_in(_indexes_of(rt, account))
+    pending = await FilingPerson.select(FilingPerson.id, FilingPerson.filing, FilingPerson.role).where(
+        named & (FilingPerson.status == Status.PENDING)
+    )
+    for entry in pending:
+        await FilingPerson.update({FilingPerson.status: Status.DECLINED, FilingPerson.decided_at: now}).where(
+            FilingPerson.id == entry["id"]
+        )
+        statuses = await FilingPerson.select(FilingPerson.status).where(
+            FilingPerson.filing == entry["filing"]
+        )
+        new_status = filing_status([row["status"] for row in statuses])
+        filing = await Filing.select(Filing.reference).where(Filing.id == entry["filing"]).first()
+        await Filing.update(
+            {Filing.status: new_status, Filing.updated_at: now, Filing.change_seq: await _next_change_seq()}
+        ).where(Filing.id == entry["filing"])
+        await audit.record(
+            "filing_declined",
+            now,
+            origin,
+            account.id,
+            filing=filing["reference"] if filing else "",
+            role=entry["role"],
+            filing_status=new_status,
+            reason="account_deleted",
+        )
+    k = rt.keyring
+    erased = (
+        await FilingPerson.update(
+            {
+                FilingPerson.name: k.encrypt("", "filing_person.name"),
+                FilingPerson.id_number: k.encrypt("", "filing_person.id_number"),
+                FilingPerson.id_index: ERASED_INDEX,
+                FilingPerson.decided_ip: "",
+                FilingPerson.decided_user_agent: "",
+                FilingPerson.account: None,
+            }
+        )
+        .where(named)
+        .returning(FilingPerson.id)
+    )
+    return {"declined": len(pending), "anonymised": len(erased)}

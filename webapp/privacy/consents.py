@@ -29,7 +29,7 @@ DOCUMENTS = {
     document.key: document
     for document in (
         Document("user_agreement", N_("用户协议"), "/agreement", "2026-11-01"),
-        Document("privacy_policy", N_("个人信息保护政策"), "/privacy", "2026-12-06"),
+        Document("privacy_policy", N_("个人信息保护政策"), "/privacy", "2026-12-06.2"),
         Document("face_data_notice", N_("人脸信息处理告知书"), "/level/upgrade", "2026-11-01"),
     )
 }

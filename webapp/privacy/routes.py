@@ -13,27 +13,21 @@ from litestar.plugins.htmx import HTMXRequest
 from litestar.types import ControllerRouterHandler
 
 from webapp import audit
-from webapp.accounts import flows, forms, sessions
-from webapp.accounts.auth import AccountDep, device_of, session_id_of, signed_in_router
-from webapp.accounts.flows import FlowKind, State
+from webapp.accounts import forms, sessions
+from webapp.accounts.auth import AccountDep, session_id_of, signed_in_router
+from webapp.accounts.flows import FlowKind
 from webapp.accounts.records import AccountRecord
-from webapp.accounts.service import password_attempt
-from webapp.accounts.views import login_error, section_nav
+from webapp.accounts.views import section_nav
 from webapp.clock import local_time
-from webapp.faceflows.purposes import FacePurpose, Passed, json_answer
-from webapp.i18n import N_, _
+from webapp.faceflows.purposes import FacePurpose
+from webapp.i18n import _
 from webapp.privacy import consents
 from webapp.privacy.copy import personal_data
+from webapp.privacy.recheck import check_password, face_passed, needs_a_face_on_record, passed_check
 from webapp.runtime import Runtime
 from webapp.web import Form, OriginDep, RuntimeDep, came_from, redirect, render, safe_next
 
 PAGE = "/account/data"
-
-
-async def _fresh_check(request: HTMXRequest, rt: Runtime, account: AccountRecord) -> flows.ActiveFlow | None:
-    """The browser's passed check for this account, within its lifetime (FLOWS: 10 minutes)."""
-    flow = await flows.load_in(rt, request, FlowKind.PERSONAL_DATA, State.VERIFIED)
-    return flow if flow is not None and flow.account_id == account.id else None
 
 
 async def _check_page(
@@ -52,7 +46,7 @@ async def _check_page(
 
 @get(PAGE)
 async def personal_data_page(request: HTMXRequest, rt: RuntimeDep, account: AccountDep) -> Response[Any]:
-    if await _fresh_check(request, rt, account) is None:
+    if await passed_check(request, rt, account, FlowKind.PERSONAL_DATA) is None:
         return await _check_page(request, rt, account, {})
     page = render(
         request,
@@ -76,17 +70,9 @@ def _local(moment: str) -> str:
 async def personal_data_password(
     request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
 ) -> Response[Any]:
-    password = forms.text(data, "password", 128)
-    if not password:
-        return await _check_page(request, rt, account, forms.translated({"password": N_("请输入密码")}))
-    result = await password_attempt(
-        rt, account, password, origin, "personal_data", device_cookie=device_of(rt, request)
-    )
-    if not result.ok:
-        errors = login_error(result, rt.clock.now())
-        status = 429 if errors.pop("throttled", "") else 200
+    errors, status, cookie = await check_password(request, rt, account, data, origin, FlowKind.PERSONAL_DATA)
+    if cookie is None:
         return await _check_page(request, rt, account, errors, status)
-    _flow, cookie = await flows.start_flow(rt, FlowKind.PERSONAL_DATA, State.VERIFIED, account.id)
     return redirect(request, PAGE, cookies=[cookie])
 
 
@@ -106,23 +92,11 @@ async def personal_data_face(request: HTMXRequest, account: AccountDep) -> Respo
     )
 
 
-async def face_passed(passed: Passed) -> Response[Any]:
-    rt, account_id = passed.rt, passed.account.id
-    _flow, cookie = await flows.start_flow(rt, FlowKind.PERSONAL_DATA, State.VERIFIED, account_id)
-    response = json_answer(True, _("核验通过"), PAGE)
-    response.set_cookie(cookie)
-    return response
-
-
-def needs_a_face_on_record(account: AccountRecord) -> str:
-    return "" if account.level >= 4 else _("四级实名用户才可使用人脸验证，请使用密码验证")
-
-
 @get(f"{PAGE}/copy.json")
 async def personal_data_download(
     request: HTMXRequest, rt: RuntimeDep, origin: OriginDep, account: AccountDep
 ) -> Response[Any]:
-    if await _fresh_check(request, rt, account) is None:
+    if await passed_check(request, rt, account, FlowKind.PERSONAL_DATA) is None:
         return redirect(request, PAGE)
     document = await personal_data(rt, account)
     await audit.record("personal_data_downloaded", rt.clock.now(), origin, account.id)
@@ -174,7 +148,12 @@ async def privacy_policy(request: HTMXRequest) -> Response[Any]:
 
 
 FACE_PURPOSES = [
-    FacePurpose("personal_data", face_passed, signed_in=True, refusal=needs_a_face_on_record),
+    FacePurpose(
+        "personal_data",
+        face_passed(FlowKind.PERSONAL_DATA, PAGE),
+        signed_in=True,
+        refusal=needs_a_face_on_record,
+    ),
 ]
 ROUTES: list[ControllerRouterHandler] = [
     privacy_policy,

@@ -22,6 +22,7 @@ class Notice(StrEnum):
     PHONE_CHANGED = "phone_changed"  # to the old number
     NEW_DEVICE = "new_device"  # a password sign-in from a browser this account has not signed in from
     FACE_SUCCESS = "face_success"  # a signed-out face check passed (its purpose gives the text)
+    DELETION_REQUESTED = "deletion_requested"  # 注销账号: when it will be erased, and how to cancel
 
 
 TEXTS = {
@@ -36,6 +37,9 @@ TEXTS = {
     ),
     Notice.NEW_DEVICE: N_(
         "【工商注册身份验证】您的账号于{time}在新设备（{device}）上登录。如非本人操作，请立即修改密码。"
+    ),
+    Notice.DELETION_REQUESTED: N_(
+        "【工商注册身份验证】您的账号已申请注销，将于{time}完成注销。在此之前登录即可撤销。如非本人操作，请立即登录撤销并修改密码。"
     ),
 }
 
