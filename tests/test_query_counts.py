@@ -41,8 +41,11 @@ QUERIES = {
     "/account/data/face": 1,
     "/account/data/copy.json": 8,  # as /account/data, and the download's audit event
     "/consent": 3,  # with nothing due: the consents, the session let go on (UPDATE), and sent on
+    "/account/delete": 3,  # the filings waiting for the person: its persons rows, the filings
+    "/account/delete/face": 1,
+    "/account/deletion": 1,  # with no deletion under way: sent on to /account
 }
-REDIRECTING_PAGES = {"/consent"}
+REDIRECTING_PAGES = {"/consent", "/account/deletion"}
 FRESH_CHECK_PAGES = {"/account/data", "/account/data/copy.json"}  # after the password again
 LEVEL_3_PAGES = {"/level/upgrade"}
 PATH_PARAMETER = re.compile(r"\{\w+:\w+\}")

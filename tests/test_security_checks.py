@@ -254,6 +254,9 @@ SIGNED_IN_PAGES = [
     "/account/data",  # before the password again
     "/account/data/face",
     "/consent",  # nothing due: on to /account (tests/test_consents.py draws it when something is)
+    "/account/delete",  # before the password again
+    "/account/delete/face",
+    "/account/deletion",  # nothing under way: on to /account (tests/test_deletion.py draws it when it is)
 ]
 NOT_HTML = {
     "/healthz",
