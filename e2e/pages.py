@@ -536,6 +536,34 @@ class PersonalDataPage(Screen):
         return download.suggested_filename, open(download.path(), "rb").read()
 
 
+class DeleteAccountPage(Screen):
+    """注销账号: the consequences, the password again, then 确认注销账号."""
+
+    path = "/account/delete"
+    title = "注销账号"
+
+    @property
+    def consequences(self):
+        return self.main.locator(".consequences li")
+
+    def verify(self, password: str) -> None:
+        self.field("登录密码").fill(password)
+        self.press("验证身份")
+
+    def confirm(self) -> None:
+        self.press("确认注销账号")
+
+
+class DeletionPendingPage(Screen):
+    """账号注销中: the only page a sign-in reaches while the cooling-off lasts."""
+
+    path = "/account/deletion"
+    title = "账号注销中"
+
+    def cancel(self) -> None:
+        self.press("撤销注销")
+
+
 class ConsentPage(Screen):
     """同意更新后的协议: where a sign-in waits until raised document versions are accepted."""
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing: Chromium, a CJK font
-# (or every Chinese character in a screenshot is an empty box), and the PostgreSQL 15 server binaries.
+# (or every Chinese character in a screenshot is an empty box), the PostgreSQL 15 server binaries, and
+# faketime (the E2E suite runs a command as if days had passed).
 set -euo pipefail
 
 missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # E2E: the due deletions, 16 days on
 dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing+=(fonts-wqy-microhei)
 if ! { [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
   missing+=(postgresql-15)

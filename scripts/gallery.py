@@ -55,6 +55,8 @@ SCREENS = [
     ("23-personal-data-check", "个人信息副本: the password again first"),
     ("23-personal-data", "个人信息副本: everything held, and its JSON download"),
     ("24-consent", "同意更新后的协议: a sign-in held until a raised version is accepted"),
+    ("25-delete-account", "注销账号: the consequences, then the password again"),
+    ("26-deletion-pending", "账号注销中: a sign-in during the cooling-off may only cancel"),
 ]
 
 

@@ -347,3 +347,18 @@ async def test_the_copy_of_my_data_by_face(rt, app, client, faces):
     assert passed == {"ok": True, "message": "核验通过", "redirect": "/account/data"}
     copy = (await client.get("/account/data/copy.json")).json()
     assert copy["identity"]["id_number"] == record.id_number and copy["face"]["template_held"] is True
+
+
+async def test_deletion_by_face(rt, app, client, faces):
+    account_id, _record, _phone, token = await level3_with_photo(rt, client, faces)
+    await make_level_4(rt, account_id, faces, "obama-3.jpg")
+    refused = await face(app, client, token, "deletion", stranger())
+    assert refused == NOT_MATCHED
+    assert "确认注销账号" not in (await client.get("/account/delete")).text
+    passed = await face(app, client, token, "deletion", person())
+    assert passed == {"ok": True, "message": "核验通过", "redirect": "/account/delete"}
+    assert "确认注销账号" in (await client.get("/account/delete")).text
+    requested = await post_form(client, "/account/delete", {}, token=token)
+    assert requested.status_code == 200 and "已申请注销" in requested.text
+    row = await Account.select(Account.deletion_due_at).where(Account.id == account_id).first()
+    assert row["deletion_due_at"] is not None
