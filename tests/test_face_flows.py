@@ -16,6 +16,7 @@ from tests.support.performers import PERSON, LivePerson
 from tests.support.stream import start_scan
 from tests.support.web import csrf_token, field_error, post_form, without_csrf_token
 from webapp.accounts.tables import Account, UserSession
+from webapp.metrics import REGISTRY
 from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
@@ -27,6 +28,11 @@ def rt(rt, face_pool):
     rt._face_pool = face_pool
     yield rt
     rt._face_pool = None
+
+
+def face_checks(purpose: str, outcome: str) -> float:
+    labels = {"purpose": purpose, "outcome": outcome}
+    return REGISTRY.get_sample_value("shiming_face_checks_total", labels) or 0
 
 
 def person():
@@ -340,11 +346,19 @@ async def test_the_copy_of_my_data_by_face(rt, app, client, faces):
         "四级实名用户才可使用人脸验证，请使用密码验证"
     )
     await make_level_4(rt, account_id, faces, "obama-3.jpg")
+    checks = {outcome: face_checks("personal_data", outcome) for outcome in ("no_match", "match")}
+    timing = ("shiming_face_check_seconds_count", {"purpose": "personal_data"})
+    timed = REGISTRY.get_sample_value(*timing) or 0
     refused = await face(app, client, token, "personal_data", stranger())
     assert refused == NOT_MATCHED
     assert (await client.get("/account/data/copy.json", follow_redirects=False)).status_code == 303
     passed = await face(app, client, token, "personal_data", person())
     assert passed == {"ok": True, "message": "核验通过", "redirect": "/account/data"}
+    assert {outcome: face_checks("personal_data", outcome) - n for outcome, n in checks.items()} == {
+        "no_match": 1,
+        "match": 1,
+    }  # /metrics: face checks by purpose and outcome, and their time
+    assert REGISTRY.get_sample_value(*timing) == timed + 2
     copy = (await client.get("/account/data/copy.json")).json()
     assert copy["identity"]["id_number"] == record.id_number and copy["face"]["template_held"] is True
 

@@ -210,6 +210,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.business.api import api_router, openapi_config
     from webapp.faceflows import stream
     from webapp.faceflows.purposes import registry
+    from webapp.metrics_http import MetricsMiddleware, count_response, metrics
     from webapp.privacy import deletion_routes
     from webapp.privacy import routes as privacy_routes
 
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         offline,
         choose_language,
         static_file,
+        metrics,
         *account_routes.ROUTES,
         *register_routes.ROUTES,
         *activation_routes.ROUTES,
@@ -276,6 +278,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             engine_callback=lambda engine: _configure_templates(engine, assets),
         ),
         middleware=[
+            MetricsMiddleware,
             DefineMiddleware(
                 CSRFMiddleware,
                 key=runtime.keyring.derived_secret("csrf"),
@@ -285,7 +288,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             ),
             PageMiddleware,
         ],
-        before_send=[security_headers_hook(hsts=not settings.dev)],
+        before_send=[security_headers_hook(hsts=not settings.dev), count_response],
         exception_handlers={
             SignInRequired: to_sign_in,
             ConsentRequired: to_consent,

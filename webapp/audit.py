@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from webapp import metrics
 from webapp.tables import AuditEvent
 
 log = logging.getLogger("webapp.audit")
@@ -38,4 +39,5 @@ async def record(
             detail=json.dumps(detail, ensure_ascii=False, sort_keys=True, default=str),
         )
     )
+    metrics.audited(event, detail)
     log.info("audit %s account=%s", event, account_id)

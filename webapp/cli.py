@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sqlite3
 import sys
+import tempfile
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +50,11 @@ def serve(args: argparse.Namespace) -> int:
 
     given = {"host": args.host, "port": args.port, "workers": args.workers}
     settings = load_settings(**{name: value for name, value in given.items() if value is not None})
+    counts = None
+    if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # the workers count in files here, and a scrape of any of them sums them all (webapp/metrics.py)
+        counts = tempfile.TemporaryDirectory(prefix="webapp-metrics-")
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = counts.name
     uvicorn.run(
         "webapp.asgi:app",
         host=settings.host,
@@ -62,6 +69,8 @@ def serve(args: argparse.Namespace) -> int:
         ws_max_size=MAX_FRAME_BYTES
         + 64,  # one camera frame and its header: a bigger message closes the stream
     )
+    if counts is not None:
+        counts.cleanup()
     return 0
 
 

@@ -239,6 +239,17 @@ class PooledSQLiteEngine(SQLiteEngine):
             writer.close()
 
 
+def connection_counts() -> dict[str, int]:
+    """This process's database connections, for /metrics."""
+    current = engine()
+    if isinstance(current, PooledSQLiteEngine):
+        return {"open": len(current._open_readers) + len(current._open_writers)}
+    pool = getattr(current, "pool", None)
+    if pool is None:
+        return {"in_use": 0, "idle": 0}
+    return {"in_use": pool.get_size() - pool.get_idle_size(), "idle": pool.get_idle_size()}
+
+
 async def truncate_write_ahead_log() -> bool:
     """SQLite: copy the write-ahead log into the database file and truncate it to nothing, so that what was
     overwritten (an erased account) survives in neither file. True when done; False when a reader kept it

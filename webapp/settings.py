@@ -125,6 +125,9 @@ class Settings:
     )
     face_workers: int = field(default=2, metadata={"doc": "face worker processes"})
 
+    metrics_token: str = secret(
+        "", "bearer token that may read /metrics (secret); empty: /metrics answers 404"
+    )
     deletion_cooling_off_days: int = field(
         default=15,
         metadata={"doc": "days between 注销账号 and the erasure; signing in meanwhile offers to cancel"},

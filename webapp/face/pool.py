@@ -39,6 +39,7 @@ from webapp.face.pipeline import (
     embedding,
 )
 from webapp.i18n import N_
+from webapp.metrics import FACE_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -159,12 +160,15 @@ class FacePool:
         if self._closed:
             raise RuntimeError("the face pool is closed")
         executor = self._executor
+        FACE_QUEUE.inc()
         try:
             future = executor.submit(fn, *args)
             return await asyncio.wrap_future(future)
         except BrokenProcessPool as error:
             self._replace(executor)
             raise FaceWorkerError(FaceWorkerError.message) from error
+        finally:
+            FACE_QUEUE.dec()
 
     async def start(self) -> list[int]:
         """Spawn every worker and wait until they have loaded the models; returns their pids."""

@@ -28,7 +28,7 @@ from litestar import Response, WebSocket, post, websocket
 from litestar.exceptions import WebSocketDisconnect
 from litestar.plugins.htmx import HTMXRequest
 
-from webapp import limits
+from webapp import limits, metrics
 from webapp.accounts import flows, forms
 from webapp.accounts.flows import FlowKind, State
 from webapp.accounts.level import record_consent
@@ -118,12 +118,14 @@ async def scan_stream(socket: WebSocket[Any, Any, Any], rt: RuntimeDep) -> None:
         await socket.close(code=WS_REFUSED)
         return
     await socket.accept()
+    began = time.monotonic()
     try:
         check = await _capture(rt, socket)
     except WebSocketDisconnect:
         await flows.finish(rt, scan)
         return
     except FaceWorkerError:
+        metrics.face_check(scan.data["purpose"], "worker_error", began)
         await flows.finish(rt, scan)
         await _send_result(socket, False, _(service.SERVICE_DOWN), None)
         return
@@ -137,6 +139,7 @@ async def scan_stream(socket: WebSocket[Any, Any, Any], rt: RuntimeDep) -> None:
         await _send_result(socket, check.ok, _(check.message), check.figures)
         return
     outcome = await service.judge(rt, subject.account, check, scan.data["purpose"], origin_of(socket))
+    metrics.face_check(scan.data["purpose"], outcome.code or "match", began)
     if not outcome.ok:
         await flows.finish(rt, scan)
         await _send_result(socket, False, _(outcome.message), check.figures if rt.settings.dev else None)
