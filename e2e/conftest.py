@@ -28,6 +28,7 @@ CHROMIUM_FLAGS = [
     "--no-first-run",
     "--disable-quic",
 ]
+METRICS_TOKEN = "e2e-metrics-token-0123456789"
 SIZES = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 800}}
 
 
@@ -52,6 +53,7 @@ def server(tmp_path_factory, smtp_sink):
         WEBAPP_LOGIN_PER_IP_MINUTE="300",
         WEBAPP_FACE_PER_IP_HOUR="300",
         WEBAPP_FACE_PER_IP_2MIN="300",
+        WEBAPP_METRICS_TOKEN=METRICS_TOKEN,
     ).start()
     yield running
     running.stop()
