@@ -90,6 +90,8 @@ class PairWriter(threading.Thread):
 
     def _sqlite(self) -> None:
         connection = sqlite3.connect(self.url.removeprefix("sqlite:///"), timeout=30)
+        connection.execute("PRAGMA wal_autocheckpoint = 0")  # its commits stay in the WAL, as a busy
+        # service's may: a copy of the database file alone would miss them
         try:
             while not self.halt.is_set():
                 n = self.committed + 1
