@@ -269,6 +269,17 @@ async def test_a_failed_backup_leaves_no_file_that_looks_complete(database, empt
     assert sorted(path.name for path in tmp_path.iterdir() if "backup" in path.name) == []
 
 
+def test_a_backup_never_lands_on_the_live_database_nor_in_a_missing_folder(database, tmp_path):
+    missing = run_cli(database, "backup", str(tmp_path / "no-such-folder" / "x.backup"))
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    if ENGINE == "sqlite":
+        live = database.removeprefix("sqlite:///")
+        for name in (live, live + "-wal"):
+            done = run_cli(database, "backup", name)
+            assert done.returncode == 2 and "is the database itself" in done.stderr
+        assert sqlite3.connect(live).execute("SELECT count(*) FROM migration").fetchone()[0] > 0
+
+
 def test_the_postgres_password_goes_to_the_environment_not_the_command_line():
     address, env = _libpq_target("postgresql://shiming:s%40cret@db.internal:5433/shiming")
     assert address == "postgresql://shiming@db.internal:5433/shiming"

@@ -129,9 +129,20 @@ def _sqlite_tables(connection: sqlite3.Connection) -> list[str]:
     ]
 
 
+def check_target(target: Path, database: Path | None = None) -> None:
+    """A backup goes into an existing folder, never onto the live database or its WAL files."""
+    if not target.parent.is_dir():
+        raise BackupError(f"the folder {target.parent} does not exist")
+    if database is not None and target.resolve() in {
+        database.resolve().with_name(database.name + suffix) for suffix in ("", "-wal", "-shm", "-journal")
+    }:
+        raise BackupError(f"{target} is the database itself: name another file")
+
+
 def backup_sqlite(database: Path, target: Path) -> Summary:
     if not database.exists():
         raise BackupError(f"there is no database at {database} (WEBAPP_DATABASE_URL)")
+    check_target(target, database)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         with (
@@ -286,6 +297,7 @@ async def _postgres_tables(connection: asyncpg.Connection) -> list[str]:
 
 
 async def backup_postgres(url: str, target: Path) -> Summary:
+    check_target(target)
     pg_dump = postgres_tool("pg_dump")
     address, env = _libpq_target(url)
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
