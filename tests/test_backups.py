@@ -8,7 +8,6 @@ import re
 import sqlite3
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import asyncpg
@@ -16,6 +15,7 @@ import pytest
 
 from tests import factories
 from tests.conftest import ENGINE, TEST_KEY, runtime_with
+from tests.support.writers import PairWriter, fetch
 from webapp.accounts.tables import Account
 from webapp.backup import SQLITE_HEADER, _libpq_target
 from webapp.crypto import MasterKey
@@ -57,77 +57,6 @@ async def empty_database(postgres, tmp_path):
     await connection.close()
 
 
-async def fetch(url: str, sql: str) -> list[tuple]:
-    if url.startswith("sqlite:"):
-        with sqlite3.connect(url.removeprefix("sqlite:///")) as connection:
-            return connection.execute(sql).fetchall()
-    connection = await asyncpg.connect(url)
-    try:
-        return [tuple(row) for row in await connection.fetch(sql)]
-    finally:
-        await connection.close()
-
-
-class PairWriter(threading.Thread):
-    """Commits, as fast as it can, transaction n holding two rows: rate_event ``probe-n`` and an audit
-    event whose user agent is ``probe-n``. A consistent copy holds both rows of each n, for n = 1..N."""
-
-    def __init__(self, url: str):
-        super().__init__(daemon=True)
-        self.url = url
-        self.committed = 0
-        self.halt = threading.Event()
-        self.error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            if self.url.startswith("sqlite:"):
-                self._sqlite()
-            else:
-                asyncio.run(self._postgres())
-        except BaseException as error:
-            self.error = error
-
-    def _sqlite(self) -> None:
-        connection = sqlite3.connect(self.url.removeprefix("sqlite:///"), timeout=30)
-        connection.execute("PRAGMA wal_autocheckpoint = 0")  # its commits stay in the WAL, as a busy
-        # service's may: a copy of the database file alone would miss them
-        try:
-            while not self.halt.is_set():
-                n = self.committed + 1
-                with connection:
-                    connection.execute(
-                        "INSERT INTO rate_event (key, at) VALUES (?, '2026-03-02 01:00:00+00:00')",
-                        (f"probe-{n}",),
-                    )
-                    connection.execute(
-                        "INSERT INTO audit_event (at, event, account_id, ip, user_agent, detail) "
-                        "VALUES ('2026-03-02 01:00:00+00:00', 'probe', NULL, '', ?, '{}')",
-                        (f"probe-{n}",),
-                    )
-                self.committed = n
-        finally:
-            connection.close()
-
-    async def _postgres(self) -> None:
-        connection = await asyncpg.connect(self.url)
-        try:
-            while not self.halt.is_set():
-                n = self.committed + 1
-                async with connection.transaction():
-                    await connection.execute(
-                        "INSERT INTO rate_event (key, at) VALUES ($1, now())", f"probe-{n}"
-                    )
-                    await connection.execute(
-                        "INSERT INTO audit_event (at, event, account_id, ip, user_agent, detail) "
-                        "VALUES (now(), 'probe', NULL, '', $1, '{}')",
-                        f"probe-{n}",
-                    )
-                self.committed = n
-        finally:
-            await connection.close()
-
-
 async def probes(url: str) -> tuple[set[int], set[int]]:
     rates = await fetch(url, "SELECT key FROM rate_event WHERE key LIKE 'probe-%'")
     audits = await fetch(url, "SELECT user_agent FROM audit_event WHERE event = 'probe'")
@@ -138,7 +67,7 @@ async def test_a_backup_taken_while_writes_go_on_restores_complete_up_to_one_com
     rt, database, empty_database, tmp_path
 ):
     await factories.account(rt)
-    writer = PairWriter(database)
+    writer = PairWriter(database, keep_commits_in_wal=True)
     writer.start()
     try:
         while writer.committed < 50 and writer.is_alive():

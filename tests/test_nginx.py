@@ -26,7 +26,7 @@ from tests.conftest import TEST_KEY
 from tests.support.pgcluster import free_port
 from tests.support.server import AppServer, stop_process
 from tests.support.web import TOKEN
-from tests.test_backups import fetch
+from tests.support.writers import fetch
 from webapp.demo import DEMO_PASSWORD
 from webapp.web import SECURITY_HEADERS
 
