@@ -4,7 +4,6 @@ from the proxy alone, and the face scan's WebSocket carried through."""
 
 from __future__ import annotations
 
-import datetime
 import json
 import re
 import shutil
@@ -15,16 +14,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
 from tests.conftest import TEST_KEY
 from tests.support.pgcluster import free_port
 from tests.support.server import AppServer, stop_process
+from tests.support.tls import self_signed_certificate
 from tests.support.web import TOKEN
 from tests.support.writers import fetch
 from webapp.demo import DEMO_PASSWORD
@@ -45,30 +41,6 @@ def nginx_binary() -> str:
     if found is None:
         pytest.skip("nginx not found: install Debian's nginx (scripts/ensure-system-deps.sh does)")
     return found
-
-
-def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(hours=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "tls.pem", folder / "tls.key"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
 
 
 def replaced(text: str, old: str, new: str) -> str:
@@ -159,7 +131,7 @@ def stack(database, smtp_sink, tmp_path):
         server.log_path = tmp_path / f"server-{number}.log"
         servers.append(server)
     https_port, http_port = free_port(), free_port()
-    cert, key = self_signed_certificate(tmp_path)
+    cert, key = self_signed_certificate(tmp_path, "proxy")
     folder = tmp_path / "nginx"
     folder.mkdir()
     nginx = Nginx(folder, site_config([s.port for s in servers], http_port, https_port, cert, key))

@@ -20,7 +20,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import asyncpg
@@ -85,6 +85,37 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _summary_queries(tables: list[str]) -> dict[str, str]:
+    """The queries a summary is made of, named, in SQL both engines read alike."""
+    if MIGRATION_TABLE not in tables:
+        raise BackupError(NOT_MIGRATED)
+    queries = {"migrations": f"SELECT name FROM {MIGRATION_TABLE} WHERE app_name = '{APP_NAME}' ORDER BY id"}
+    for table in tables:
+        if table != MIGRATION_TABLE:
+            queries[f"rows:{table}"] = f"SELECT count(*) FROM {_quoted(table)}"
+    for table, column in _encrypted_columns():
+        if table in tables:
+            queries[f"keys:{table}.{column}"] = (
+                f"SELECT DISTINCT substr({_quoted(column)}, 1, {KEY_ID_BYTES}) FROM {_quoted(table)} "
+                f"WHERE {_quoted(column)} IS NOT NULL"
+            )
+    return queries
+
+
+def _summary_of(results: dict[str, list[tuple[Any, ...]]]) -> Summary:
+    return Summary(
+        migrations=tuple(name for (name,) in results["migrations"]),
+        rows={
+            name.removeprefix("rows:"): rows[0][0]
+            for name, rows in results.items()
+            if name.startswith("rows:")
+        },
+        key_ids=frozenset(
+            bytes(prefix) for name, rows in results.items() if name.startswith("keys:") for (prefix,) in rows
+        ),
+    )
+
+
 # SQLite
 
 
@@ -93,31 +124,8 @@ def _sqlite_uri(path: Path, mode: str) -> str:
 
 
 def _sqlite_summary(connection: sqlite3.Connection) -> Summary:
-    tables = _sqlite_tables(connection)
-    if MIGRATION_TABLE not in tables:
-        raise BackupError(NOT_MIGRATED)
-    migrations = tuple(
-        name
-        for (name,) in connection.execute(
-            f"SELECT name FROM {MIGRATION_TABLE} WHERE app_name = ? ORDER BY id", (APP_NAME,)
-        )
-    )
-    rows = {
-        table: connection.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
-        for table in tables
-        if table != MIGRATION_TABLE
-    }
-    key_ids: set[bytes] = set()
-    for table, column in _encrypted_columns():
-        if table in tables:
-            key_ids.update(
-                bytes(prefix)
-                for (prefix,) in connection.execute(
-                    f"SELECT DISTINCT substr({_quoted(column)}, 1, {KEY_ID_BYTES}) FROM {_quoted(table)} "
-                    f"WHERE {_quoted(column)} IS NOT NULL"
-                )
-            )
-    return Summary(migrations, rows, frozenset(key_ids))
+    queries = _summary_queries(_sqlite_tables(connection))
+    return _summary_of({name: connection.execute(sql).fetchall() for name, sql in queries.items()})
 
 
 def _sqlite_tables(connection: sqlite3.Connection) -> list[str]:
@@ -260,31 +268,10 @@ def _run_tool(command: list[str], env: dict[str, str]) -> str:
 
 
 async def _postgres_summary(connection: asyncpg.Connection) -> Summary:
-    tables = await _postgres_tables(connection)
-    if MIGRATION_TABLE not in tables:
-        raise BackupError(NOT_MIGRATED)
-    migrations = tuple(
-        row["name"]
-        for row in await connection.fetch(
-            f"SELECT name FROM {MIGRATION_TABLE} WHERE app_name = $1 ORDER BY id", APP_NAME
-        )
+    queries = _summary_queries(await _postgres_tables(connection))
+    return _summary_of(
+        {name: [tuple(row) for row in await connection.fetch(sql)] for name, sql in queries.items()}
     )
-    rows = {
-        table: await connection.fetchval(f"SELECT count(*) FROM {_quoted(table)}")
-        for table in tables
-        if table != MIGRATION_TABLE
-    }
-    key_ids: set[bytes] = set()
-    for table, column in _encrypted_columns():
-        if table in tables:
-            key_ids.update(
-                bytes(row["prefix"])
-                for row in await connection.fetch(
-                    f"SELECT DISTINCT substring({_quoted(column)} FROM 1 FOR {KEY_ID_BYTES}) AS prefix "
-                    f"FROM {_quoted(table)} WHERE {_quoted(column)} IS NOT NULL"
-                )
-            )
-    return Summary(migrations, rows, frozenset(key_ids))
 
 
 async def _postgres_tables(connection: asyncpg.Connection) -> list[str]:
