@@ -19,6 +19,7 @@ from tests.support.writers import PairWriter, fetch
 from webapp.accounts.tables import Account
 from webapp.backup import SQLITE_HEADER, _libpq_target
 from webapp.crypto import MasterKey
+from webapp.tables import AuditEvent
 
 pytestmark = pytest.mark.usefixtures("database")
 WEBAPP = str(Path(sys.executable).parent / "webapp")
@@ -207,6 +208,23 @@ def test_a_backup_never_lands_on_the_live_database_nor_in_a_missing_folder(datab
             done = run_cli(database, "backup", name)
             assert done.returncode == 2 and "is the database itself" in done.stderr
         assert sqlite3.connect(live).execute("SELECT count(*) FROM migration").fetchone()[0] > 0
+
+
+@pytest.mark.parametrize("kept", [1 / 3, 2 / 3, 0.95])
+async def test_a_damaged_backup_changes_nothing(rt, database, tmp_path, kept):
+    await factories.account(rt, "张三")
+    await AuditEvent.insert(*(AuditEvent(event="probe", user_agent=f"probe-{n}") for n in range(3000)))
+    assert run_cli(database, "backup", str(tmp_path / "whole.backup")).returncode == 0
+    await factories.account(rt, "李四")
+    whole = (tmp_path / "whole.backup").read_bytes()
+    damaged = tmp_path / "damaged.backup"
+    damaged.write_bytes(whole[: int(len(whole) * kept)])  # the end lost: SQLite's last pages, pg_dump's data
+    done = run_cli(database, "restore", "--force", str(damaged))
+    assert done.returncode == 2
+    assert "nothing was restored" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert await fetch(database, "SELECT count(*) FROM account") == [(2,)]  # as before, not the backup's 1
+    assert len(await fetch(database, "SELECT name FROM migration")) > 0
 
 
 def test_the_postgres_password_goes_to_the_environment_not_the_command_line():

@@ -176,19 +176,10 @@ def backup_sqlite(database: Path, target: Path) -> Summary:
 
 def restore_sqlite(backup: Path, database: Path, force: bool) -> Summary:
     with contextlib.closing(sqlite3.connect(_sqlite_uri(backup, "ro"), uri=True)) as source:
-        (application_id,) = source.execute("PRAGMA application_id").fetchone()
-        if application_id != APPLICATION_ID:
-            raise BackupError(
-                f"{backup} is a SQLite database, but not a backup written by `webapp backup` (it lacks this "
-                "app's mark, PRAGMA application_id): nothing was restored"
-            )
-        (check,) = source.execute("PRAGMA quick_check").fetchone()
-        if check != "ok":
-            raise BackupError(f"{backup} is damaged (SQLite's quick_check: {check}): nothing was restored")
         try:
-            summary = _sqlite_summary(source)
-        except BackupError as error:
-            raise BackupError(f"{backup}: {error}") from None
+            summary = _checked_sqlite_backup(source, backup)
+        except sqlite3.DatabaseError as error:  # too damaged to be read at all
+            raise BackupError(f"{backup} is damaged ({error}): nothing was restored") from None
         database.parent.mkdir(parents=True, exist_ok=True)
         with contextlib.closing(sqlite3.connect(database, timeout=BUSY_TIMEOUT_SECONDS)) as live:
             _refuse_data_unless_forced(_sqlite_tables_with_rows(live), database, force)
@@ -197,6 +188,23 @@ def restore_sqlite(backup: Path, database: Path, force: bool) -> Summary:
             live.execute("PRAGMA journal_mode = WAL")
             live.commit()
     return summary
+
+
+def _checked_sqlite_backup(source: sqlite3.Connection, backup: Path) -> Summary:
+    """The summary of a SQLite file that is this app's backup and whole; refuses anything else."""
+    (application_id,) = source.execute("PRAGMA application_id").fetchone()
+    if application_id != APPLICATION_ID:
+        raise BackupError(
+            f"{backup} is a SQLite database, but not a backup written by `webapp backup` (it lacks this "
+            "app's mark, PRAGMA application_id): nothing was restored"
+        )
+    (check,) = source.execute("PRAGMA quick_check").fetchone()
+    if check != "ok":
+        raise BackupError(f"{backup} is damaged (SQLite's quick_check: {check}): nothing was restored")
+    try:
+        return _sqlite_summary(source)
+    except BackupError as error:
+        raise BackupError(f"{backup}: {error}") from None
 
 
 def _sqlite_tables_with_rows(connection: sqlite3.Connection) -> list[str]:
@@ -312,7 +320,10 @@ async def backup_postgres(url: str, target: Path) -> Summary:
 
 def check_postgres_backup(backup: Path) -> None:
     """A pg_dump archive of this app: its table of contents lists the migration and account tables."""
-    contents = _run_tool([str(postgres_tool("pg_restore")), "--list", str(backup)], dict(os.environ))
+    try:
+        contents = _run_tool([str(postgres_tool("pg_restore")), "--list", str(backup)], dict(os.environ))
+    except BackupError as error:
+        raise BackupError(f"{backup} cannot be read ({error}): nothing was restored") from None
     tables = {
         fields[fields.index("TABLE") + 2]
         for line in contents.splitlines()
