@@ -55,11 +55,11 @@ class Summary:
         return [
             f"migrations applied: {len(self.migrations)} (the last {last})",
             f"rows: {counts or 'none'}",
-            *key_lines(self.key_ids, keyring),
+            *_key_lines(self.key_ids, keyring),
         ]
 
 
-def key_lines(key_ids: frozenset[bytes], keyring: Keyring) -> list[str]:
+def _key_lines(key_ids: frozenset[bytes], keyring: Keyring) -> list[str]:
     """Names the master keys the encrypted fields were written with, by id, and where each is set now."""
     if not key_ids:
         return ["encrypted fields: none"]
