@@ -86,6 +86,9 @@ async def test_a_backup_taken_while_writes_go_on_restores_complete_up_to_one_com
 
     restore = run_cli(empty_database, "restore", str(tmp_path / "shiming.backup"))
     assert restore.returncode == 0, restore.stderr
+    if ENGINE == "sqlite":  # the restored file is a live database again: WAL, without the backup's mark
+        assert await fetch(empty_database, "PRAGMA journal_mode") == [("wal",)]
+        assert await fetch(empty_database, "PRAGMA application_id") == [(0,)]
     rates, audits = await probes(empty_database)
     assert rates == audits  # no transaction copied in half
     assert rates == set(range(1, len(rates) + 1))  # no commit missing before the last one copied
