@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs when they are missing: Chromium, a CJK font
-# (or every Chinese character in a screenshot is an empty box), the PostgreSQL 15 server binaries, and
-# faketime (the E2E suite runs a command as if days had passed).
+# (or every Chinese character in a screenshot is an empty box), the PostgreSQL 15 server binaries (pg_dump,
+# pg_restore and psql come with them), nginx (tests/test_nginx.py runs deploy/nginx/shiming.conf),
+# systemd-analyze (tests/test_deploy.py verifies deploy/systemd) and faketime (the E2E suite runs a command
+# as if days had passed).
 set -euo pipefail
 
 missing=()
@@ -11,6 +13,8 @@ dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || dpkg -s fonts-noto-cjk >/dev/null 
 if ! { [ -x "$(pg_config --bindir 2>/dev/null)/initdb" ] || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then
   missing+=(postgresql-15)
 fi
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing+=(nginx)
+command -v systemd-analyze >/dev/null 2>&1 || missing+=(systemd)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing Debian packages: ${missing[*]}"

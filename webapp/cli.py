@@ -167,6 +167,76 @@ async def rekey(rt: Runtime, args: argparse.Namespace) -> int:
     return 0
 
 
+def backup(args: argparse.Namespace) -> int:
+    from webapp.backup import BackupError, backup_postgres, backup_sqlite
+    from webapp.crypto import Keyring
+
+    settings = load_settings()
+    target = Path(args.file)
+    try:
+        if settings.is_sqlite:
+            summary = backup_sqlite(settings.sqlite_path, target)
+        else:
+            summary = asyncio.run(backup_postgres(settings.database_url, target))
+    except BackupError as error:
+        print(f"backup failed: {error}", file=sys.stderr)
+        return 2
+    engine = "SQLite" if settings.is_sqlite else "PostgreSQL, pg_dump custom format"
+    print(f"backup written: {target} ({engine}, {target.stat().st_size} bytes)")
+    for line in summary.lines(Keyring(settings.secret_key, settings.retired_secret_keys)):
+        print(line)
+    return 0
+
+
+def restore(args: argparse.Namespace) -> int:
+    from webapp.backup import (
+        BackupError,
+        backup_kind,
+        refuse_other_engine,
+        restore_postgres,
+        restore_sqlite,
+    )
+    from webapp.crypto import Keyring
+
+    settings = load_settings()
+    source = Path(args.file)
+    try:
+        refuse_other_engine(source, backup_kind(source), "sqlite" if settings.is_sqlite else "postgres")
+        if settings.is_sqlite:
+            summary = restore_sqlite(source, settings.sqlite_path, args.force)
+        else:
+            summary = asyncio.run(restore_postgres(source, settings.database_url, args.force))
+    except BackupError as error:
+        print(f"restore refused: {error}", file=sys.stderr)
+        return 2
+    print(f"restored from {source}")
+    for line in summary.lines(Keyring(settings.secret_key, settings.retired_secret_keys)):
+        print(line)
+    return 0
+
+
+def add_backup_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = commands.add_parser(
+        "backup",
+        help="write a consistent copy of the database to FILE while the service runs (SQLite: online "
+        "backup API; PostgreSQL: pg_dump custom format); names the keys its encrypted fields need",
+    )
+    p.add_argument("file")
+    p.set_defaults(handler=backup)
+    p = commands.add_parser(
+        "restore",
+        help="replace the database with a backup written by `webapp backup` (same engine); refuses a "
+        "database holding data unless --force",
+    )
+    p.add_argument("file")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a database that holds data: everything in it is replaced by the backup's content",
+    )
+    p.set_defaults(handler=restore)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="webapp", description="Shiming 实名 identity service")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +286,8 @@ def build_parser() -> argparse.ArgumentParser:
     accounts.add_parser(
         "delete-due", help="erase the accounts whose 注销账号 cooling-off has ended (the hourly job does too)"
     ).set_defaults(handler=_with_runtime(accounts_delete_due))
+
+    add_backup_commands(commands)
 
     from webapp.business.cli import add_business_commands
 

@@ -58,6 +58,15 @@ class Keyring:
         self._field_keys: dict[bytes, AESGCM] = {}
         self._hmac_keys: dict[tuple[bytes, str], bytes] = {}
 
+    def role_of(self, key_id: bytes) -> str | None:
+        """Which setting holds the key with this id (None: neither), to name a key without showing it."""
+        if key_id == self.current.key_id:
+            return "WEBAPP_SECRET_KEY"
+        retired = [key for key in self._by_id if key != self.current.key_id]
+        if key_id in retired:
+            return f"WEBAPP_OLD_SECRET_KEYS, key {retired.index(key_id) + 1}"
+        return None
+
     def _aead(self, key: MasterKey) -> AESGCM:
         if key.key_id not in self._field_keys:
             self._field_keys[key.key_id] = AESGCM(key.subkey("fields"))
