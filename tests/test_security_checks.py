@@ -231,6 +231,7 @@ SIGNED_OUT_PAGES = [
     "/dev/outbox",  # 404 in production
     "/lang/xx",  # 404
     "/static/no-such-file.css",  # 404
+    "/metrics",  # 404 with no token configured
     "/logout",  # 405: an error page
     "/account",  # signed out: a redirect to the login page
 ]
@@ -260,6 +261,7 @@ SIGNED_IN_PAGES = [
 ]
 NOT_HTML = {
     "/healthz",
+    "/metrics",
     "/sw.js",
     "/manifest.webmanifest",
     "/static/{relative:path}",

@@ -115,6 +115,7 @@ def test_no_route_module_imports_another(app):
 SIGNED_OUT = {
     "/",
     "/healthz",
+    "/metrics",  # its own bearer token (tests/test_metrics.py)
     "/sw.js",
     "/manifest.webmanifest",
     "/offline",
