@@ -44,10 +44,12 @@ def _with_runtime(
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from webapp.app import check_sms_templates
     from webapp.face.check import MAX_FRAME_BYTES
 
     given = {"host": args.host, "port": args.port, "workers": args.workers}
     settings = load_settings(**{name: value for name, value in given.items() if value is not None})
+    check_sms_templates(settings)  # before the workers start, as every other setting is checked
     uvicorn.run(
         "webapp.asgi:app",
         host=settings.host,
