@@ -466,3 +466,32 @@ def test_a_provider_without_a_template_for_a_kind_does_not_start(tencent):
     with pytest.raises(SettingsError):
         create_app(settings=settings)
     check_sms_templates(replace(settings, sms_channel="smtp"))  # smtp sends the text: no templates needed
+
+
+@pytest.mark.usefixtures("database")
+async def test_a_signed_out_face_login_is_told_with_its_own_template(
+    rt, app, client, faces, face_pool, tencent
+):
+    """Through the real face login (stream and all): the notice leaves with face_success.login's template."""
+    from tests.support.faceflows import face, level3_with_photo, make_level_4
+    from tests.support.performers import PERSON, LivePerson
+
+    rt._face_pool = face_pool
+    try:
+        account_id, _record, phone, token = await level3_with_photo(rt, client, faces)
+        await make_level_4(rt, account_id, faces)
+        await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+        rt.sms_channel = TencentChannel(
+            replace(rt.settings, **provider_changes("tencent", tencent.url)).validate(), rt.clock
+        )
+        await post_form(client, "/login/face", {"identifier": phone}, token=token)
+        result = await face(app, client, token, "login", LivePerson(PERSON))
+        assert result["ok"], result
+    finally:
+        rt._face_pool = None
+    [request] = tencent.received
+    sent = json.loads(request.body)
+    assert tencent.refusals == [] and sent["PhoneNumberSet"] == [f"+86{phone}"]
+    assert (
+        sent["TemplateId"] == template_ids("tencent")["face_success.login"] and sent["TemplateParamSet"] == []
+    )
