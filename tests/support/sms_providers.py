@@ -188,7 +188,9 @@ class TencentStub(ProviderStub):
         signed = match["signed"].split(";")
         if not {"content-type", "host"} <= set(signed) or not set(signed) <= set(headers):
             raise Refused("AuthFailure.InvalidAuthorization")
-        timestamp = int(headers.get("x-tc-timestamp", "0"))
+        if not re.fullmatch(r"\d{1,12}", headers.get("x-tc-timestamp", "")):
+            raise Refused("MissingParameter")
+        timestamp = int(headers["x-tc-timestamp"])
         if abs(self.now().timestamp() - timestamp) > 300:
             raise Refused("AuthFailure.SignatureExpire")
         date = datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
@@ -256,7 +258,10 @@ class AliyunStub(ProviderStub):
         must_sign = {"host", "content-type"} | {name for name in headers if name.startswith("x-acs-")}
         if not must_sign <= set(signed) or not set(signed) <= set(headers):
             raise Refused("IncompleteSignature", 400)
-        date = datetime.strptime(headers.get("x-acs-date", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        try:
+            date = datetime.strptime(headers.get("x-acs-date", ""), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            raise Refused("MissingParameter", 400) from None
         if abs(self.now() - date) > timedelta(minutes=15):
             raise Refused("InvalidTimeStamp.Expired", 400)
         if headers.get("x-acs-content-sha256") != sha256_hex(request.body):
@@ -272,12 +277,15 @@ class AliyunStub(ProviderStub):
             raise Refused("InvalidAction.NotFound", 404)
         if headers.get("content-type") != "application/x-www-form-urlencoded":
             raise Refused("isv.INVALID_PARAMETERS")
-        form = dict(parse_qsl(request.body.decode("ascii"), keep_blank_values=True, strict_parsing=True))
+        try:
+            form = dict(parse_qsl(request.body.decode("ascii"), keep_blank_values=True, strict_parsing=True))
+            params = json.loads(form.get("TemplateParam", ""))
+        except ValueError:  # UnicodeDecodeError and JSONDecodeError too
+            raise Refused("isv.INVALID_PARAMETERS") from None
         if tuple(sorted(form)) != tuple(sorted(self.PARAMETERS)):
             raise Refused(
                 "MissingParameter" if set(form) < set(self.PARAMETERS) else "isv.INVALID_PARAMETERS"
             )
-        params = json.loads(form["TemplateParam"])
         if not isinstance(params, dict) or not all(isinstance(value, str) for value in params.values()):
             raise Refused("isv.INVALID_JSON_PARAM")
         return form
