@@ -135,10 +135,10 @@ class ProviderChannel:
 
     name = ""
     default_region = ""
-    rate_limited: tuple[str, ...] = ()  # code prefixes
-    bad_number: tuple[str, ...] = ()
-    template: tuple[str, ...] = ()
-    timeout: tuple[str, ...] = ()
+    rate_limited_codes: tuple[str, ...] = ()  # error code prefixes, per failure
+    bad_number_codes: tuple[str, ...] = ()
+    template_codes: tuple[str, ...] = ()
+    timeout_codes: tuple[str, ...] = ()
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
@@ -177,10 +177,10 @@ class ProviderChannel:
 
     def failure_of(self, code: str) -> Failure:
         for failure, prefixes in [
-            (Failure.RATE_LIMITED, self.rate_limited),
-            (Failure.BAD_NUMBER, self.bad_number),
-            (Failure.TEMPLATE, self.template),
-            (Failure.TIMEOUT, self.timeout),
+            (Failure.RATE_LIMITED, self.rate_limited_codes),
+            (Failure.BAD_NUMBER, self.bad_number_codes),
+            (Failure.TEMPLATE, self.template_codes),
+            (Failure.TIMEOUT, self.timeout_codes),
         ]:
             if code.startswith(prefixes):
                 return failure
@@ -243,14 +243,14 @@ class TencentChannel(ProviderChannel):
     version = "2021-01-11"
     content_type = "application/json; charset=utf-8"
     signed_headers = ("content-type", "host", "x-tc-action")
-    rate_limited = ("LimitExceeded.", "RequestLimitExceeded")
-    bad_number = (
+    rate_limited_codes = ("LimitExceeded.", "RequestLimitExceeded")
+    bad_number_codes = (
         "InvalidParameterValue.IncorrectPhoneNumber",
         "FailedOperation.PhoneNumberInBlacklist",
         "FailedOperation.PhoneNumberOnBlacklist",
         "UnsupportedOperation.UnsuportedRegion",
     )
-    template = (
+    template_codes = (
         "FailedOperation.TemplateIncorrectOrUnapproved",
         "FailedOperation.SignatureIncorrectOrUnapproved",
         "FailedOperation.MissingTemplateList",
@@ -261,7 +261,7 @@ class TencentChannel(ProviderChannel):
         "InvalidParameterValue.ProhibitedUseUrlInTemplateParameter",
         "InvalidParameterValue.ContentLengthLimit",
     )
-    timeout = ("InternalError.Timeout", "InternalError.SendAndRecvFail")
+    timeout_codes = ("InternalError.Timeout", "InternalError.SendAndRecvFail")
 
     def public_endpoint(self) -> str:
         return "https://sms.tencentcloudapi.com"
@@ -333,14 +333,14 @@ class AliyunChannel(ProviderChannel):
     default_region = "cn-hangzhou"
     version = "2017-05-25"
     content_type = "application/x-www-form-urlencoded"
-    rate_limited = (
+    rate_limited_codes = (
         "isv.BUSINESS_LIMIT_CONTROL",
         "isv.DAY_LIMIT_CONTROL",
         "isv.MONTH_LIMIT_CONTROL",
         "Throttling",
     )
-    bad_number = ("isv.MOBILE_NUMBER_ILLEGAL",)
-    template = (
+    bad_number_codes = ("isv.MOBILE_NUMBER_ILLEGAL",)
+    template_codes = (
         "isv.SMS_TEMPLATE_ILLEGAL",
         "isv.SMS_SIGNATURE_ILLEGAL",
         "isv.SMS_SIGNATURE_SCENE_ILLEGAL",
