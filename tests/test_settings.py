@@ -173,3 +173,56 @@ def test_settings_built_in_code_are_checked_the_same_way():
         SettingsError, match="WEBAPP_SMTP_REQUIRE_TLS=true goes with WEBAPP_SMTP_TLS=starttls"
     ):
         Settings(secret_key=TEST_KEY, smtp_tls="off", smtp_require_tls=True).validate()
+
+
+def test_an_sms_provider_names_every_setting_it_lacks():
+    message = problems_of({"WEBAPP_SMS_CHANNEL": "tencent"})
+    for name in ("APP_ID", "ACCESS_KEY_ID", "ACCESS_KEY_SECRET", "SIGN_NAME", "TEMPLATES"):
+        assert f"WEBAPP_SMS_CHANNEL=tencent needs WEBAPP_SMS_{name}" in message
+    message = problems_of({"WEBAPP_SMS_CHANNEL": "aliyun"})
+    assert "WEBAPP_SMS_SIGN_NAME" in message and "WEBAPP_SMS_APP_ID" not in message  # Tencent's only
+    assert "WEBAPP_SMS_CHANNEL must be 'console' or 'smtp' or 'tencent' or 'aliyun'" in problems_of(
+        {"WEBAPP_SMS_CHANNEL": "twilio"}
+    )
+
+
+ALIYUN = {
+    "WEBAPP_SMS_CHANNEL": "aliyun",
+    "WEBAPP_SMS_SIGN_NAME": "工商注册身份验证",
+    "WEBAPP_SMS_TEMPLATES": "code=SMS_1",
+    "WEBAPP_SMS_ACCESS_KEY_ID": "LTAI5tShimingTest",
+    "WEBAPP_SMS_ACCESS_KEY_SECRET": "aliyun-secret-hunter2",
+}
+
+
+def test_sms_templates_endpoint_and_region_are_checked():
+    message = problems_of(
+        {
+            **ALIYUN,
+            "WEBAPP_SMS_TEMPLATES": "code=SMS_1, new device=SMS_2,password_changed=,code=SMS_3",
+            "WEBAPP_SMS_ENDPOINT": "http://dysmsapi.aliyuncs.com",
+            "WEBAPP_SMS_REGION": "Hangzhou",
+        }
+    )
+    assert "WEBAPP_SMS_TEMPLATES: 'new device=SMS_2' is not kind=template_id" in message
+    assert "WEBAPP_SMS_TEMPLATES: 'password_changed=' is not kind=template_id" in message
+    assert "WEBAPP_SMS_TEMPLATES names 'code' twice" in message
+    assert "WEBAPP_SMS_ENDPOINT='http://dysmsapi.aliyuncs.com' is plain http to another machine" in message
+    assert "WEBAPP_SMS_REGION='Hangzhou' is not a region id" in message
+    assert "hunter2" not in message
+    assert "without a path" in problems_of({**ALIYUN, "WEBAPP_SMS_ENDPOINT": "https://sms.internal/api"})
+    settings = load_settings(
+        {**BASE, **ALIYUN, "WEBAPP_SMS_ENDPOINT": "http://127.0.0.1:8089", "WEBAPP_SMS_REGION": "cn-shanghai"}
+    )
+    assert settings.sms_template_ids == {"code": "SMS_1"} and "hunter2" not in repr(settings)
+
+
+def test_serve_refuses_a_provider_without_a_template_for_every_kind(started, monkeypatch, capsys):
+    for name, value in ALIYUN.items():
+        monkeypatch.setenv(name, value)
+    assert cli.main(["serve"]) == 2
+    error = capsys.readouterr().err
+    assert (
+        "configuration error:" in error and "WEBAPP_SMS_TEMPLATES has no template for 'new_device'" in error
+    )
+    assert "no template for 'code'" not in error and started == []

@@ -12,6 +12,7 @@ from tests.support.smtp_sink import SmtpSink
 from tests.support.tls import self_signed_certificate
 from webapp.settings import Settings
 from webapp.sms.channels import DeliveryError, SmtpChannel
+from webapp.sms.messages import CODE, SmsMessage
 
 PHONE = "13800138000"
 
@@ -42,6 +43,10 @@ def start_sink():
         sink.stop()
 
 
+def text_message(text: str) -> SmsMessage:
+    return SmsMessage(CODE, (), text)
+
+
 def channel(sink: SmtpSink, **changes) -> SmtpChannel:
     settings = Settings(secret_key=TEST_KEY, smtp_port=sink.port, smtp_timeout=5.0, **changes)
     return SmtpChannel(settings.validate())
@@ -49,7 +54,7 @@ def channel(sink: SmtpSink, **changes) -> SmtpChannel:
 
 async def test_starttls_is_used_when_the_server_offers_it(start_sink, server_tls, certificate):
     sink = start_sink(server_tls)
-    await channel(sink, smtp_ca_file=str(certificate[0])).deliver(PHONE, "验证码 123456")
+    await channel(sink, smtp_ca_file=str(certificate[0])).deliver(PHONE, text_message("验证码 123456"))
     [received] = sink.to(PHONE)
     assert received.tls and "123456" in received.text
 
@@ -57,29 +62,31 @@ async def test_starttls_is_used_when_the_server_offers_it(start_sink, server_tls
 async def test_a_certificate_not_signed_by_a_trusted_ca_is_refused(start_sink, server_tls):
     sink = start_sink(server_tls)
     with pytest.raises(DeliveryError):
-        await channel(sink).deliver(PHONE, "验证码 123456")
+        await channel(sink).deliver(PHONE, text_message("验证码 123456"))
     assert sink.to(PHONE) == []
 
 
 async def test_implicit_tls_delivers(start_sink, server_tls, certificate):
     sink = start_sink(server_tls, implicit_tls=True)
-    await channel(sink, smtp_tls="implicit", smtp_ca_file=str(certificate[0])).deliver(PHONE, "验证码 234567")
+    await channel(sink, smtp_tls="implicit", smtp_ca_file=str(certificate[0])).deliver(
+        PHONE, text_message("验证码 234567")
+    )
     [received] = sink.to(PHONE)
     assert received.tls and "234567" in received.text
 
 
 async def test_without_tls_offered_mail_still_leaves_unless_tls_is_required(start_sink):
     sink = start_sink()
-    await channel(sink).deliver(PHONE, "验证码 345678")
+    await channel(sink).deliver(PHONE, text_message("验证码 345678"))
     [received] = sink.to(PHONE)
     assert not received.tls and "345678" in received.text
     with pytest.raises(DeliveryError):
-        await channel(sink, smtp_require_tls=True).deliver(PHONE, "验证码 456789")
+        await channel(sink, smtp_require_tls=True).deliver(PHONE, text_message("验证码 456789"))
     assert len(sink.to(PHONE)) == 1
 
 
 async def test_tls_off_sends_in_clear_even_when_offered(start_sink, server_tls):
     sink = start_sink(server_tls)
-    await channel(sink, smtp_tls="off").deliver(PHONE, "验证码 567890")
+    await channel(sink, smtp_tls="off").deliver(PHONE, text_message("验证码 567890"))
     [received] = sink.to(PHONE)
     assert not received.tls

@@ -6,7 +6,7 @@ import asyncio
 import hashlib
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import StrictUndefined
 from litestar import Litestar, Request, Response, get
@@ -18,12 +18,17 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from litestar.types import ControllerRouterHandler
 
+if TYPE_CHECKING:
+    from webapp.faceflows.purposes import FacePurpose
+
 from webapp import db, piccolo_conf
 from webapp.clock import local_time
 from webapp.csrf import CSRFMiddleware
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
 from webapp.runtime import Runtime, build_runtime
-from webapp.settings import Settings, load_settings
+from webapp.settings import Settings, SettingsError, load_settings
+from webapp.sms.channels import template_problems
+from webapp.sms.messages import CODE, notice_kind
 from webapp.staticfiles import (
     REVALIDATE,
     STATIC_DIR,
@@ -183,8 +188,45 @@ def _configure_templates(engine: LocalizedJinja, assets: StaticAssets) -> None:
     engine.fold(static=None if assets.watch else assets.url)
 
 
+def face_purposes(settings: Settings) -> list[FacePurpose]:
+    """The face purposes the screens scan for (the dev calibration with WEBAPP_ENV=dev)."""
+    from webapp import devtools
+    from webapp.accounts import activation_routes, level_routes, recover_routes
+    from webapp.accounts import routes as account_routes
+    from webapp.business import routes as business_routes
+    from webapp.privacy import deletion_routes
+    from webapp.privacy import routes as privacy_routes
+
+    purposes = [
+        *account_routes.FACE_PURPOSES,
+        *recover_routes.FACE_PURPOSES,
+        *activation_routes.FACE_PURPOSES,
+        *level_routes.FACE_PURPOSES,
+        *business_routes.FACE_PURPOSES,
+        *privacy_routes.FACE_PURPOSES,
+        *deletion_routes.FACE_PURPOSES,
+    ]
+    return purposes + devtools.FACE_PURPOSES if settings.dev else purposes
+
+
+def sms_kinds(settings: Settings) -> list[str]:
+    """Every kind of SMS the service sends: the code, each security notice with a text of its own, and
+    the notice after a signed-out face success, one per face purpose that has one."""
+    from webapp.sms.notices import TEXTS, Notice
+
+    face_notices = [p.name for p in face_purposes(settings) if p.notice]
+    return [CODE, *map(str, TEXTS), *(notice_kind(Notice.FACE_SUCCESS, name) for name in face_notices)]
+
+
+def check_sms_templates(settings: Settings) -> None:
+    """Start-up: with an SMS provider, refuse to start while a kind of message has no template."""
+    if problems := template_problems(settings, sms_kinds(settings)):
+        raise SettingsError(problems)
+
+
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Litestar:
     settings = settings or (runtime.settings if runtime else load_settings())
+    check_sms_templates(settings)
     runtime = runtime or build_runtime(settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -253,18 +295,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         *business_routes.ROUTES,
         api_router(),
     ]
-    face_purposes = [
-        *account_routes.FACE_PURPOSES,
-        *recover_routes.FACE_PURPOSES,
-        *activation_routes.FACE_PURPOSES,
-        *level_routes.FACE_PURPOSES,
-        *business_routes.FACE_PURPOSES,
-        *privacy_routes.FACE_PURPOSES,
-        *deletion_routes.FACE_PURPOSES,
-    ]
     if settings.dev:
         route_handlers += devtools.ROUTES
-        face_purposes += devtools.FACE_PURPOSES
 
     app = Litestar(
         route_handlers=route_handlers,
@@ -307,5 +339,5 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.state.assets = assets
     if not assets.watch:
         app.state.service_worker = service_worker_asset(assets)
-    app.state.face_purposes = registry(face_purposes)
+    app.state.face_purposes = registry(face_purposes(settings))
     return app

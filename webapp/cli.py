@@ -46,10 +46,12 @@ def _with_runtime(
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from webapp.app import check_sms_templates
     from webapp.face.check import MAX_FRAME_BYTES
 
     given = {"host": args.host, "port": args.port, "workers": args.workers}
     settings = load_settings(**{name: value for name, value in given.items() if value is not None})
+    check_sms_templates(settings)  # before the workers start, as every other setting is checked
     counts = None
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # the workers count in files here, and a scrape of any of them sums them all (webapp/metrics.py)

@@ -8,11 +8,13 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 import secrets
 from dataclasses import dataclass, field, fields
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, get_type_hints
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -76,7 +78,11 @@ class Settings:
     )
 
     sms_channel: str = field(
-        default="", metadata={"doc": "`console` (dev only) or `smtp`; dev default console"}
+        default="",
+        metadata={
+            "doc": "`console` (dev only), `smtp`, `tencent` (Tencent Cloud SMS) or `aliyun` (Alibaba Cloud "
+            "SMS); dev default console. The providers: docs/sms.md"
+        },
     )
     smtp_host: str = field(default="127.0.0.1", metadata={"doc": "SMTP relay / email-to-SMS gateway host"})
     smtp_port: int = field(default=25, metadata={"doc": "SMTP port"})
@@ -101,6 +107,43 @@ class Settings:
     smtp_sender: str = field(default="shiming@localhost", metadata={"doc": "From address of SMS mails"})
     smtp_recipient_template: str = field(
         default="{phone}@sms.example.org", metadata={"doc": "recipient address; `{phone}` is replaced"}
+    )
+    sms_endpoint: str = field(
+        default="",
+        metadata={
+            "doc": "`tencent`/`aliyun`: the provider's API address, `https://HOST[:PORT]` (`http://` only to "
+            "a loopback address); empty: the public one (`https://sms.tencentcloudapi.com`, "
+            "`https://dysmsapi.aliyuncs.com` or its region's)"
+        },
+    )
+    sms_region: str = field(
+        default="",
+        metadata={
+            "doc": "`tencent`: the Region of each call (empty: `ap-guangzhou`); `aliyun`: the region whose "
+            "public endpoint is used (empty or `cn-*`: `dysmsapi.aliyuncs.com`, else "
+            "`dysmsapi.REGION.aliyuncs.com`)"
+        },
+    )
+    sms_app_id: str = field(
+        default="", metadata={"doc": "`tencent`: the SdkAppId of the SMS application (1400…)"}
+    )
+    sms_sign_name: str = field(
+        default="", metadata={"doc": "`tencent`/`aliyun`: the approved signature (签名), without 【】"}
+    )
+    sms_templates: str = field(
+        default="",
+        metadata={
+            "doc": "`tencent`/`aliyun`: the approved template of each message kind, comma-separated "
+            "`kind=id` (Tencent TemplateId, Alibaba TemplateCode); every kind the service sends needs one, "
+            "checked at start (docs/sms.md)"
+        },
+    )
+    sms_access_key_id: str = field(
+        default="", metadata={"doc": "`tencent`: SecretId; `aliyun`: AccessKey ID"}
+    )
+    sms_access_key_secret: str = secret("", "`tencent`: SecretKey; `aliyun`: AccessKey secret (secret)")
+    sms_timeout: float = field(
+        default=10.0, metadata={"doc": "seconds before a call to `tencent`/`aliyun` counts as failed"}
     )
 
     sms_code_ttl: int = field(default=300, metadata={"doc": "seconds an SMS code stays valid"})
@@ -167,6 +210,22 @@ class Settings:
         return self.sms_channel or ("console" if self.dev else "smtp")
 
     @property
+    def sms_provider(self) -> bool:
+        """The channel is an SMS provider's API (templates, signature name, credentials)."""
+        return self.effective_sms_channel in SMS_PROVIDERS
+
+    @property
+    def sms_template_ids(self) -> dict[str, str]:
+        """``WEBAPP_SMS_TEMPLATES`` as kind → template id (entries that do not parse are left out; the
+        validation names them)."""
+        ids: dict[str, str] = {}
+        for entry in _entries(self.sms_templates):
+            kind, _, template_id = (part.strip() for part in entry.partition("="))
+            if TEMPLATE_KIND.fullmatch(kind) and TEMPLATE_ID.fullmatch(template_id):
+                ids.setdefault(kind, template_id)
+        return ids
+
+    @property
     def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
         return tuple(
             ip_network(p.strip(), strict=False) for p in self.trusted_proxies.split(",") if p.strip()
@@ -199,7 +258,7 @@ class Settings:
         ]
         for name, allowed in [
             ("env", ("dev", "production")),
-            ("sms_channel", ("", "console", "smtp")),
+            ("sms_channel", ("", "console", "smtp", *SMS_PROVIDERS)),
             ("authority", ("local", "http")),
             ("smtp_tls", ("starttls", "implicit", "off")),
             ("log_level", LOG_LEVELS),
@@ -218,7 +277,11 @@ class Settings:
         if self.secret_key in self.retired_secret_keys:
             problems.append("WEBAPP_OLD_SECRET_KEYS lists the current WEBAPP_SECRET_KEY")
         if self.effective_sms_channel == "console" and not self.dev:
-            problems.append("WEBAPP_SMS_CHANNEL=console exists only with WEBAPP_ENV=dev; use 'smtp'")
+            problems.append(
+                "WEBAPP_SMS_CHANNEL=console exists only with WEBAPP_ENV=dev; "
+                "use 'smtp', 'tencent' or 'aliyun'"
+            )
+        problems += self._sms_provider_problems()
         if self.authority == "http" and not self.authority_url:
             problems.append("WEBAPP_AUTHORITY=http needs WEBAPP_AUTHORITY_URL")
         if not (self.is_sqlite or self.database_url.startswith(("postgres://", "postgresql://"))):
@@ -238,6 +301,69 @@ class Settings:
         if self.smtp_ca_file and not Path(self.smtp_ca_file).is_file():
             problems.append(f"WEBAPP_SMTP_CA_FILE={self.smtp_ca_file!r} is not a file")
         return problems
+
+    def _sms_provider_problems(self) -> list[str]:
+        """The provider settings: what the chosen provider needs, and values that cannot be right for
+        any (whether every kind the service sends has a template is checked at start, where the kinds
+        are known: ``webapp.app.sms_kinds``)."""
+        problems = [
+            f"WEBAPP_SMS_TEMPLATES: {entry!r} is not kind=template_id (a kind such as code or "
+            "password_changed, an id of letters, digits, _ and -)"
+            for entry in _entries(self.sms_templates)
+            if not (
+                TEMPLATE_KIND.fullmatch(entry.partition("=")[0].strip())
+                and TEMPLATE_ID.fullmatch(entry.partition("=")[2].strip())
+            )
+        ]
+        kinds = [entry.partition("=")[0].strip() for entry in _entries(self.sms_templates)]
+        problems += [
+            f"WEBAPP_SMS_TEMPLATES names {kind!r} twice"
+            for kind in sorted({kind for kind in kinds if kinds.count(kind) > 1})
+        ]
+        if self.sms_endpoint and (problem := _endpoint_problem(self.sms_endpoint)):
+            problems.append(f"WEBAPP_SMS_ENDPOINT={self.sms_endpoint!r} {problem}")
+        if self.sms_region and not REGION.fullmatch(self.sms_region):
+            problems.append(f"WEBAPP_SMS_REGION={self.sms_region!r} is not a region id such as ap-guangzhou")
+        if not self.sms_provider:
+            return problems
+        channel = self.effective_sms_channel
+        needed = ["sms_access_key_id", "sms_access_key_secret", "sms_sign_name", "sms_templates"]
+        if channel == "tencent":
+            needed.insert(0, "sms_app_id")
+        problems += [
+            f"WEBAPP_SMS_CHANNEL={channel} needs WEBAPP_{name.upper()}"
+            for name in needed
+            if not getattr(self, name).strip()
+        ]
+        return problems
+
+
+SMS_PROVIDERS = ("tencent", "aliyun")
+TEMPLATE_KIND = re.compile(r"[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?")
+TEMPLATE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+REGION = re.compile(r"[a-z]{2}(-[a-z0-9]+)+")
+LOOPBACK_HOSTS = {"127.0.0.1", "::1", "localhost"}
+
+
+def _entries(text: str) -> list[str]:
+    return [entry.strip() for entry in text.split(",") if entry.strip()]
+
+
+def _endpoint_problem(url: str) -> str:
+    """Why ``url`` cannot be a provider endpoint, or "": https (plain http to this machine only, for a
+    local gateway or a test stub), a host and maybe a port, no path, query or credentials."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return "has a port that is not a number"
+    if parts.scheme not in {"https", "http"} or not parts.hostname:
+        return "is not an https://HOST[:PORT] address"
+    if parts.scheme == "http" and parts.hostname not in LOOPBACK_HOSTS:
+        return "is plain http to another machine: use https (plain http reaches only a loopback address)"
+    if parts.path not in {"", "/"} or parts.query or parts.fragment or parts.username or port == 0:
+        return "must be only https://HOST[:PORT], without a path, query or credentials"
+    return ""
 
 
 def _positive(value: float) -> bool:

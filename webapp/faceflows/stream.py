@@ -263,7 +263,9 @@ async def scan_finish(request: HTMXRequest, rt: RuntimeDep, origin: OriginDep) -
     template = rt.keyring.decrypt(base64.b64decode(scan.data["template"]), service.TEMPLATE_CONTEXT)
     check = FaceCheck(True, "ok", "", scan.data["figures"], embedding=service.unpack_template(template))
     if purpose.notice:
-        await send_notice(rt, account.id, Notice.FACE_SUCCESS, origin, text=purpose.notice)
+        await send_notice(
+            rt, account.id, Notice.FACE_SUCCESS, origin, text=purpose.notice, variant=purpose.name
+        )
     passed = Passed(
         request, rt, origin, account, check, subject.flow, scan.data["next"], scan.data["distance"]
     )

@@ -24,6 +24,7 @@ from webapp.db import write_transaction
 from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
 from webapp.sms.channels import DeliveryError
+from webapp.sms.messages import CODE, compose
 from webapp.sms.phone import mask_phone
 from webapp.sms.tables import SmsCode
 
@@ -147,15 +148,15 @@ async def send_code(
         await row.save()
     if shadow_of:
         return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
-    text = CODE_TEXT.format(code=code, minutes=rt.settings.sms_code_ttl // 60)
+    message = compose(CODE, CODE_TEXT, translate=False, code=code, minutes=rt.settings.sms_code_ttl // 60)
     try:
-        await rt.sms_channel.deliver(phone, text)
-    except DeliveryError:
+        await rt.sms_channel.deliver(phone, message)
+    except DeliveryError as error:
         await SmsCode.delete().where(SmsCode.id == row.id)
         # The phone's slot comes back (its owner is not to blame); the address keeps its slot, or failures
         # (a provider timing out after it sent) would let one address send past its limit.
         await limits.give_back(limits.Decision(True, None, decision.event_ids[:1]))
-        return SendResult(sent=False, error=N_("短信发送失败，请稍后重试"))
+        return SendResult(sent=False, error=error.message)
     await audit.record("sms_sent", now, origin, purpose=str(purpose))
     return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
 

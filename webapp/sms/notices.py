@@ -10,8 +10,9 @@ from typing import Any
 
 from webapp import audit, limits
 from webapp.accounts.tables import Account
-from webapp.i18n import N_, _
+from webapp.i18n import N_
 from webapp.runtime import Runtime
+from webapp.sms.messages import compose, notice_kind
 
 NOTICES_PER_HOUR = 5  # per phone, all kinds together
 
@@ -52,10 +53,11 @@ async def send_notice(
     *,
     to_phone: str | None = None,
     text: str | None = None,
+    variant: str = "",
     **values: Any,
 ) -> bool:
-    """Tell the phone on record (or ``to_phone``) the notice's text (or ``text``), in the current language.
-    True when it went out."""
+    """Tell the phone on record (or ``to_phone``) the notice's text (or ``text``, one per ``variant``: its
+    own provider template), in the current language. True when it went out."""
     from webapp.sms.channels import DeliveryError
 
     if to_phone is None:
@@ -70,7 +72,8 @@ async def send_notice(
     sent, reason = False, "limit"
     if (await limits.take([limit], now)).allowed:
         try:
-            await rt.sms_channel.deliver(to_phone, _(text or TEXTS[notice], **values))
+            message = compose(notice_kind(notice, variant), text or TEXTS[notice], **values)
+            await rt.sms_channel.deliver(to_phone, message)
             sent, reason = True, ""
         except DeliveryError:  # logged by the channel
             reason = "delivery"
