@@ -38,6 +38,7 @@ def test_the_story_shows_in_the_metrics(page, server, citizen, smtp_sink):
     expect(page).to_have_url("/account")
     after, text = scrape(server)
 
+    assert grown(before, after, "shiming_sms_total", channel="smtp", kind="code", outcome="sent") == 1
     assert grown(before, after, "shiming_logins_total", method="password", outcome="refused") == 1
     assert grown(before, after, "shiming_logins_total", method="password", outcome="ok") == 1
     assert (

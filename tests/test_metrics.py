@@ -11,6 +11,7 @@ from tests import factories
 from tests.conftest import runtime_with
 from tests.support.server import AppServer
 from tests.support.web import post_form
+from webapp.sms.codes import Purpose, send_code
 
 pytestmark = pytest.mark.usefixtures("database")
 TOKEN = "metrics-reader-token-0123456789"
@@ -65,6 +66,7 @@ async def test_metrics_are_not_public(client, metered):
 async def test_a_story_is_counted_and_names_no_one(rt, metered):
     _id, record, phone = await factories.account(rt, "钱多多")
     before = await scrape(metered)
+    assert (await send_code(rt, phone, Purpose.RESET_PASSWORD, factories.ORIGIN)).sent
     refused = await post_form(metered, "/login", {"identifier": phone, "password": "Wrong-pass-1"})
     assert refused.status_code == 200
     signed_in = await post_form(metered, "/login", {"identifier": phone, "password": factories.PASSWORD})
@@ -79,6 +81,7 @@ async def test_a_story_is_counted_and_names_no_one(rt, metered):
     def grew(name: str, **labels: str) -> float:
         return value(after, name, **labels) - value(before, name, **labels)
 
+    assert grew("shiming_sms_total", channel="smtp", kind="code", outcome="sent") == 1
     assert grew("shiming_logins_total", method="password", outcome="refused") == 1
     assert grew("shiming_logins_total", method="password", outcome="ok") == 1
     assert grew("shiming_http_requests_total", route="/login", method="POST", status="200") == 1

@@ -30,6 +30,7 @@ import httpx
 
 from webapp.clock import Clock
 from webapp.i18n import N_
+from webapp.metrics import SMS
 from webapp.settings import Settings
 from webapp.sms.messages import SmsMessage
 from webapp.sms.phone import mask_phone
@@ -411,6 +412,17 @@ class AliyunChannel(ProviderChannel):
 def _percent(value: str) -> str:
     """RFC 3986 percent-encoding, as Alibaba's signature documents it (a space is %20, ~ stays)."""
     return quote(value, safe="~", encoding="utf-8")
+
+
+async def deliver_counted(channel: SmsChannel, name: str, phone: str, message: SmsMessage) -> None:
+    """``channel.deliver``, counted for /metrics by channel ``name``, kind and outcome (sent, or the
+    failure)."""
+    try:
+        await channel.deliver(phone, message)
+    except DeliveryError as error:
+        SMS.labels(name, message.kind, str(error.failure)).inc()
+        raise
+    SMS.labels(name, message.kind, "sent").inc()
 
 
 def make_channel(settings: Settings, clock: Clock) -> SmsChannel:

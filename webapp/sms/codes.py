@@ -23,7 +23,7 @@ from webapp.crypto import constant_time_equal
 from webapp.db import write_transaction
 from webapp.i18n import N_, _, ngettext
 from webapp.runtime import Runtime
-from webapp.sms.channels import DeliveryError
+from webapp.sms.channels import DeliveryError, deliver_counted
 from webapp.sms.messages import CODE, compose
 from webapp.sms.phone import mask_phone
 from webapp.sms.tables import SmsCode
@@ -150,7 +150,7 @@ async def send_code(
         return SendResult(sent=True, retry_at=now + timedelta(seconds=60))
     message = compose(CODE, CODE_TEXT, translate=False, code=code, minutes=rt.settings.sms_code_ttl // 60)
     try:
-        await rt.sms_channel.deliver(phone, message)
+        await deliver_counted(rt.sms_channel, rt.settings.effective_sms_channel, phone, message)
     except DeliveryError as error:
         await SmsCode.delete().where(SmsCode.id == row.id)
         # The phone's slot comes back (its owner is not to blame); the address keeps its slot, or failures

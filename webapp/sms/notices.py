@@ -58,7 +58,7 @@ async def send_notice(
 ) -> bool:
     """Tell the phone on record (or ``to_phone``) the notice's text (or ``text``, one per ``variant``: its
     own provider template), in the current language. True when it went out."""
-    from webapp.sms.channels import DeliveryError
+    from webapp.sms.channels import DeliveryError, deliver_counted
 
     if to_phone is None:
         row = await Account.select(Account.phone).where(Account.id == account_id).first()
@@ -73,7 +73,7 @@ async def send_notice(
     if (await limits.take([limit], now)).allowed:
         try:
             message = compose(notice_kind(notice, variant), text or TEXTS[notice], **values)
-            await rt.sms_channel.deliver(to_phone, message)
+            await deliver_counted(rt.sms_channel, rt.settings.effective_sms_channel, to_phone, message)
             sent, reason = True, ""
         except DeliveryError:  # logged by the channel
             reason = "delivery"
