@@ -25,6 +25,7 @@ from webapp import db, piccolo_conf
 from webapp.clock import local_time
 from webapp.csrf import CSRFMiddleware
 from webapp.i18n import LOCALES, _, current_locale, level_name, ngettext
+from webapp.logs import configure_logging
 from webapp.runtime import Runtime, build_runtime
 from webapp.settings import Settings, SettingsError, load_settings
 from webapp.sms.channels import template_problems
@@ -228,7 +229,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or (runtime.settings if runtime else load_settings())
     check_sms_templates(settings)
     runtime = runtime or build_runtime(settings)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
 
     from webapp import devtools
     from webapp.accounts import (
@@ -252,7 +253,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     from webapp.business.api import api_router, openapi_config
     from webapp.faceflows import stream
     from webapp.faceflows.purposes import registry
-    from webapp.metrics_http import MetricsMiddleware, count_response, metrics
+    from webapp.metrics_http import RequestMiddleware, count_response, metrics
     from webapp.privacy import deletion_routes
     from webapp.privacy import routes as privacy_routes
 
@@ -310,7 +311,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
             engine_callback=lambda engine: _configure_templates(engine, assets),
         ),
         middleware=[
-            MetricsMiddleware,
+            RequestMiddleware,
             DefineMiddleware(
                 CSRFMiddleware,
                 key=runtime.keyring.derived_secret("csrf"),
@@ -329,6 +330,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
         },
         dependencies=dependencies(runtime),
         request_max_body_size=2 * 1024 * 1024,
+        logging_config=None,  # webapp.logs configures logging (Litestar's own would replace its handler)
         debug=False,
         # The OpenAPI schema documents /api/v1 only: HTML pages are left out at the app layer and the
         # API router opts back in. Served as JSON at /api/v1/schema.

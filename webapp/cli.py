@@ -45,13 +45,17 @@ def _with_runtime(
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
 
     from webapp.app import check_sms_templates
     from webapp.face.check import MAX_FRAME_BYTES
+    from webapp.logs import configure_logging
 
     given = {"host": args.host, "port": args.port, "workers": args.workers}
     settings = load_settings(**{name: value for name, value in given.items() if value is not None})
     check_sms_templates(settings)  # before the workers start, as every other setting is checked
+    if settings.log_format == "json":
+        configure_logging(settings)
     counts = None
     if settings.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         # the workers count in files here, and a scrape of any of them sums them all (webapp/metrics.py)
@@ -70,6 +74,7 @@ def serve(args: argparse.Namespace) -> int:
         http="httptools",
         ws_max_size=MAX_FRAME_BYTES
         + 64,  # one camera frame and its header: a bigger message closes the stream
+        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,  # JSON: every line through ours
     )
     if counts is not None:
         counts.cleanup()

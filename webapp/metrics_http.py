@@ -1,4 +1,5 @@
-"""``/metrics`` and the layer that counts every request (see :mod:`webapp.metrics`)."""
+"""``/metrics``, and the layer that counts and times every request (see :mod:`webapp.metrics`) and gives it
+the id its log lines carry (:mod:`webapp.logs`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from webapp.crypto import constant_time_equal
 from webapp.csrf import NOT_A_PAGE
 from webapp.db import connection_counts
+from webapp.logs import REQUEST_ID, request_id_from
 from webapp.metrics import DATABASE_CONNECTIONS, REQUEST_SECONDS, REQUESTS, exposition
 from webapp.web import runtime_of
 
@@ -22,17 +24,26 @@ def route_of(scope: Scope) -> str:
 
 TEXT_FORMAT = "text/plain; version=0.0.4"  # what every Prometheus reads (Litestar adds the charset)
 STARTED = "metrics_started"  # in the scope's state: when the request reached the app
+REQUEST_ID_KEY = "request_id"  # and the id its log lines carry
 
 
-class MetricsMiddleware:
-    """The outermost layer of every route: notes when the request came in, for :func:`count_response`."""
+class RequestMiddleware:
+    """The outermost layer of every route: notes when the request came in (for :func:`count_response`)
+    and gives it its id, which every log line written meanwhile carries and the answer sends back."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        scope.setdefault("state", {})[STARTED] = time.perf_counter()
-        await self.app(scope, receive, send)
+        state = scope.setdefault("state", {})
+        state[STARTED] = time.perf_counter()
+        given = next((value for name, value in scope.get("headers", ()) if name == b"x-request-id"), b"")
+        state[REQUEST_ID_KEY] = request_id = request_id_from(given.decode("latin-1"))
+        token = REQUEST_ID.set(request_id)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            REQUEST_ID.reset(token)
 
 
 async def count_response(message: Message, scope: Scope) -> None:
@@ -40,9 +51,12 @@ async def count_response(message: Message, scope: Scope) -> None:
     error page) and the 404 of a path no route matches."""
     if message["type"] != "http.response.start":
         return
+    state = scope.get("state", {})
+    if REQUEST_ID_KEY in state:
+        message["headers"] = [*message.get("headers", []), (b"x-request-id", state[REQUEST_ID_KEY].encode())]
     route, method = route_of(scope), scope.get("method", "")
     REQUESTS.labels(route, method, str(message["status"])).inc()
-    started = scope.get("state", {}).get(STARTED)
+    started = state.get(STARTED)
     if started is not None:
         REQUEST_SECONDS.labels(route, method).observe(time.perf_counter() - started)
 

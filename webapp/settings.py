@@ -66,6 +66,9 @@ class Settings:
         metadata={"doc": "comma-separated proxy addresses/networks whose X-Forwarded-For is believed"},
     )
     log_level: str = field(default="INFO", metadata={"doc": f"Python logging level: {', '.join(LOG_LEVELS)}"})
+    log_format: str = field(
+        default="text", metadata={"doc": "`text`, or `json`: one object a line, with the request id"}
+    )
     access_log: bool = field(
         default=False, metadata={"doc": "one log line per request (uvicorn's access log); dev default on"}
     )
@@ -262,6 +265,7 @@ class Settings:
             ("authority", ("local", "http")),
             ("smtp_tls", ("starttls", "implicit", "off")),
             ("log_level", LOG_LEVELS),
+            ("log_format", ("text", "json")),
         ]:
             if getattr(self, name) not in allowed:
                 spelled = " or ".join(repr(value) for value in allowed if value)
