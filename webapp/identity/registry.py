@@ -99,6 +99,7 @@ def read_photo(photos_dir: Path | None, name: str) -> bytes | None:
 
 REGISTRY_COLUMNS = ["name", "id_number", "valid_from", "valid_to"]
 BATCH_ROWS = 1000  # rows per look-up and per insert: 7,000 parameters, under every engine's limit
+BATCH_PHOTO_BYTES = 32 * 1024 * 1024  # a batch with photos ends sooner: its memory stays bounded
 IMPORT_LOCK = "registry import"
 
 
@@ -136,12 +137,15 @@ async def import_citizens(
     async with write_transaction(IMPORT_LOCK):
         with progress.phase("writing", source) as phase:
             batch: list[CitizenRecord] = []
+            photo_bytes = 0
             for line, values in source.rows(problems):
                 if (record := convert_row(line, values, converters, problems)) is not None:
                     batch.append(CitizenRecord(**record))
-                if len(batch) == BATCH_ROWS:
+                    photo_bytes += len(record.get("photo") or b"")
+                if len(batch) == BATCH_ROWS or photo_bytes >= BATCH_PHOTO_BYTES:
                     await write_citizens(rt, batch, counts)
                     batch.clear()
+                    photo_bytes = 0
                 phase.row()
             await write_citizens(rt, batch, counts)
         if problems.count or source.digest != checked:
@@ -161,7 +165,7 @@ async def write_citizens(rt: Runtime, records: list[CitizenRecord], counts: dict
         index_to_store[record.id_number] = indexes[0]
         by_index.update(dict.fromkeys(indexes, record))
     stored = await Citizen.select(
-        Citizen.id, Citizen.id_index, Citizen.name, Citizen.valid_from, Citizen.valid_to, Citizen.photo
+        Citizen.id, Citizen.id_index, Citizen.name, Citizen.valid_from, Citizen.valid_to
     ).where(Citizen.id_index.is_in(list(by_index)))
     found = {by_index[row["id_index"]].id_number: row for row in stored}
     new_rows = []
@@ -171,11 +175,18 @@ async def write_citizens(rt: Runtime, records: list[CitizenRecord], counts: dict
             new_rows.append(new_citizen(rt, record, index_to_store[record.id_number]))
             counts["added"] += 1
             continue
+        # a stored photo (up to 5 MB) is read only when the file names one to compare it with
+        row["photo"] = await stored_photo(row["id"]) if record.photo is not None else None
         changes = citizen_changes(rt.keyring, row, record)
         if changes:
             await Citizen.update(changes).where(Citizen.id == row["id"])
         counts["updated" if changes else "unchanged"] += 1
     await insert_citizens(new_rows)
+
+
+async def stored_photo(citizen_id: int) -> bytes | None:
+    row = await Citizen.select(Citizen.photo).where(Citizen.id == citizen_id).first()
+    return row["photo"] if row else None
 
 
 CITIZEN_COLUMNS = ("id_index", "id_number", "name", "valid_from", "valid_to", "photo", "created_at")
