@@ -13,15 +13,13 @@ import hashlib
 import heapq
 import itertools
 import os
+import sqlite3
 import time
-from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO
-
-import numpy as np
 
 LONG_TERM_WORDS = {"", "长期", "长期有效", "long", "long-term"}
 MAX_LISTED_PROBLEMS = 100
@@ -77,33 +75,37 @@ class Problems:
 
 
 class DuplicateFinder:
-    """Rows that repeat a value of an earlier row, found after reading the file: 16 bytes a row (the value
-    as a 64-bit key, its line), not the values themselves."""
+    """Rows that repeat a value of an earlier row, found after reading the file. The values are kept as
+    64-bit keys with their line in a private temporary SQLite database on disk, sorted there at the end: the
+    memory stays flat whatever the number of rows."""
+
+    FLUSH_ROWS = 10_000
 
     def __init__(self, column: str, message: str):
         """message: with ``{}`` for the earlier line."""
         self.column, self.message = column, message
-        self._keys = array("q")
-        self._lines = array("q")
+        self._seen = sqlite3.connect("")  # "": a temporary file, deleted when closed
+        self._seen.execute("CREATE TABLE seen (key INTEGER NOT NULL, line INTEGER NOT NULL)")
+        self._pending: list[tuple[int, int]] = []
 
     def add(self, key: int, line: int) -> None:
-        self._keys.append(key)
-        self._lines.append(line)
+        self._pending.append((key, line))
+        if len(self._pending) >= self.FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        self._seen.executemany("INSERT INTO seen VALUES (?, ?)", self._pending)
+        self._pending.clear()
 
     def report(self, problems: Problems) -> None:
-        keys = np.frombuffer(self._keys, dtype=np.int64) if self._keys else np.empty(0, np.int64)
-        lines = np.frombuffer(self._lines, dtype=np.int64) if self._lines else np.empty(0, np.int64)
-        order = np.argsort(keys, kind="stable")  # equal keys stay in line order: the first is the earliest
-        ordered = keys[order]
-        starts = np.ones(len(ordered), dtype=bool)
-        starts[1:] = ordered[1:] != ordered[:-1]
-        positions = np.arange(len(ordered))
-        first_of_group = np.maximum.accumulate(np.where(starts, positions, 0))
-        repeats = np.flatnonzero(~starts)
-        repeated = lines[order[repeats]].tolist()
-        earlier = lines[order[first_of_group[repeats]]].tolist()
-        for line, first in sorted(zip(repeated, earlier, strict=True)):
+        self._flush()
+        repeats = self._seen.execute(
+            "SELECT line, first FROM (SELECT line, MIN(line) OVER (PARTITION BY key) AS first FROM seen) "
+            "WHERE line > first ORDER BY line"
+        )
+        for line, first in repeats:
             problems.add(line, self.column, self.message.format(first))
+        self._seen.close()
 
 
 def parse_date(raw: str) -> date:
