@@ -31,6 +31,7 @@ def _with_runtime(
         piccolo_conf.bind(db.make_engine(settings.database_url))
 
         async def bounded() -> int:
+            await db.ensure_pool()  # PostgreSQL: else every query outside a transaction opens a connection
             try:
                 return await work(build_runtime(settings), args)
             finally:
