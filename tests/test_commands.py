@@ -280,6 +280,21 @@ async def test_accounts_import_checks_each_row_with_the_authority(rt, database, 
     assert await AuditEvent.count().where(AuditEvent.event == "account_imported") == 1
 
 
+async def test_accounts_import_found_taken_while_writing_writes_none_of_the_file(rt, database, tmp_path):
+    _, _, taken_phone = await factories.account(rt, "赵敏")
+    first, second = await factories.citizen(rt, "周杰"), await factories.citizen(rt, "吴磊")
+    csv = write_csv(
+        tmp_path / "a.csv",
+        "name,id_number,valid_from,valid_to,phone,province",
+        f"{first.name},{first.id_number},{first.valid_from},{first.valid_to},13700000011,河南",
+        f"{second.name},{second.id_number},{second.valid_from},{second.valid_to},{taken_phone},河南",
+    )
+    done = run_cli(database, "accounts", "import", str(csv))
+    assert done.returncode == 2
+    assert "line 3, column phone: an account with this value already exists" in done.stderr
+    assert await Account.count() == 1  # line 2's account, written before line 3 failed, rolled back
+
+
 def test_malformed_csv_header_is_refused(database, tmp_path):
     csv = write_csv(tmp_path / "x.csv", "name,idnumber", "a,b")
     done = run_cli(database, "accounts", "import", str(csv))
