@@ -33,6 +33,7 @@ def _with_runtime(
         piccolo_conf.bind(db.make_engine(settings.database_url))
 
         async def bounded() -> int:
+            await db.ensure_pool()  # PostgreSQL: else every query outside a transaction opens a connection
             try:
                 return await work(build_runtime(settings), args)
             finally:
@@ -122,17 +123,23 @@ async def demo(rt: Runtime, args: argparse.Namespace) -> int:
 
 
 async def authority_import(rt: Runtime, args: argparse.Namespace) -> int:
+    from webapp.csvimport import Progress
     from webapp.identity.registry import import_citizens
 
-    counts = await import_citizens(rt, Path(args.file), Path(args.photos) if args.photos else None)
+    progress = Progress(sys.stderr)
+    counts = await import_citizens(rt, Path(args.file), Path(args.photos) if args.photos else None, progress)
+    progress.done()
     print(f"registry: {counts['added']} added, {counts['updated']} updated, {counts['unchanged']} unchanged")
     return 0
 
 
 async def accounts_import(rt: Runtime, args: argparse.Namespace) -> int:
     from webapp.accounts.importer import import_accounts
+    from webapp.csvimport import Progress
 
-    counts = await import_accounts(rt, Path(args.file))
+    progress = Progress(sys.stderr)
+    counts = await import_accounts(rt, Path(args.file), progress)
+    progress.done()
     print(f"accounts: {counts['added']} unactivated accounts added, {counts['unchanged']} already present")
     return 0
 
@@ -322,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
         print("nothing was imported:", file=sys.stderr)
         for problem in error.problems:
             print(f"  {problem}", file=sys.stderr)
+        if error.unlisted:
+            print(
+                f"  … and {error.unlisted} more problem(s), {len(error.problems) + error.unlisted} in all",
+                file=sys.stderr,
+            )
     except (sqlite3.OperationalError, OSError, asyncpg.PostgresError) as error:
         print(
             f"database error ({type(error).__name__}): {error}. Is WEBAPP_DATABASE_URL right, and has "
