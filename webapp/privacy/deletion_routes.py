@@ -13,6 +13,7 @@ from webapp.accounts import flows
 from webapp.accounts.auth import DELETION_HOLD, DELETION_PAGE, AccountDep, session_cookie, signed_in_router
 from webapp.accounts.flows import FlowKind
 from webapp.accounts.records import AccountRecord
+from webapp.accounts.views import section_nav
 from webapp.business.rules import ROLES
 from webapp.business.service import pending_for
 from webapp.clock import local_time
@@ -45,6 +46,7 @@ async def _page(
         checked=checked,
         errors=errors or {},
         face=account.level >= 4,
+        nav=section_nav(rt, account, "account"),
     )
 
 
