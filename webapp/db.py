@@ -390,10 +390,14 @@ class DatabaseBusy(RuntimeError):
 UNAVAILABLE = (
     ConnectionError,
     DatabaseBusy,
-    asyncpg.exceptions.CannotConnectNowError,
-    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.PostgresConnectionError,  # class 08: the connection failed or was refused
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutting down, starting up, cancelled
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.InterfaceError,
+    # during a failover: a connection still on the old primary's successor before its promotion, or no
+    # server of a multi-host URL taking writes yet (target_session_attrs=read-write)
+    asyncpg.exceptions.ReadOnlySQLTransactionError,
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
 )
 
 
