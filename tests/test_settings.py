@@ -130,7 +130,10 @@ def started(monkeypatch):
     import uvicorn
 
     calls: list[dict] = []
-    monkeypatch.setattr(uvicorn, "run", lambda app, **options: calls.append(options))
+    def run(app, **options):
+        calls.append({**options, "metrics_dir": os.environ.get("PROMETHEUS_MULTIPROC_DIR")})
+
+    monkeypatch.setattr(uvicorn, "run", run)
     for name in [n for n in os.environ if n.startswith("WEBAPP_")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("WEBAPP_SECRET_KEY", TEST_KEY)
@@ -155,6 +158,8 @@ def test_serve_starts_several_workers_on_postgresql(started, monkeypatch):
     monkeypatch.setenv("WEBAPP_DATABASE_URL", "postgresql://shiming@db.internal:5432/shiming")
     assert cli.main(["serve", "--workers", "2", "--port", "8123"]) == 0
     assert started[-1]["workers"] == 2 and started[-1]["port"] == 8123
+    assert started[-1]["metrics_dir"]  # the workers' counts are summed (webapp/metrics.py) ...
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ  # ... and nothing started later inherits the folder
 
 
 def test_migrate_stops_with_every_problem_and_no_traceback(started, monkeypatch, capsys):

@@ -62,23 +62,28 @@ def serve(args: argparse.Namespace) -> int:
         # the workers count in files here, and a scrape of any of them sums them all (webapp/metrics.py)
         counts = tempfile.TemporaryDirectory(prefix="webapp-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = counts.name
-    uvicorn.run(
-        "webapp.asgi:app",
-        host=settings.host,
-        port=settings.port,
-        workers=settings.workers,
-        proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
-        server_header=False,
-        log_level=settings.log_level.lower(),
-        access_log=settings.access_log or settings.dev,
-        loop="uvloop",
-        http="httptools",
-        ws_max_size=MAX_FRAME_BYTES
-        + 64,  # one camera frame and its header: a bigger message closes the stream
-        log_config=None if settings.log_format == "json" else LOGGING_CONFIG,  # JSON: every line through ours
-    )
-    if counts is not None:
-        counts.cleanup()
+    try:
+        uvicorn.run(
+            "webapp.asgi:app",
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            proxy_headers=False,  # X-Forwarded-For is read by the app, from trusted proxies only
+            server_header=False,
+            log_level=settings.log_level.lower(),
+            access_log=settings.access_log or settings.dev,
+            loop="uvloop",
+            http="httptools",
+            ws_max_size=MAX_FRAME_BYTES
+            + 64,  # one camera frame and its header: a bigger message closes the stream
+            log_config=None
+            if settings.log_format == "json"
+            else LOGGING_CONFIG,  # JSON: every line through ours
+        )
+    finally:
+        if counts is not None:  # for the workers only: nothing else this process starts may inherit it
+            del os.environ["PROMETHEUS_MULTIPROC_DIR"]
+            counts.cleanup()
     return 0
 
 

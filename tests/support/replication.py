@@ -63,10 +63,13 @@ class ReplicatedPostgres:
             "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", self.user,
             "-D", str(self.standby), "-R", "-X", "stream",
         )  # fmt: skip
-        with (self.standby / "postgresql.auto.conf").open("a") as conf:  # who the primary waits for
+        with (self.standby / "postgresql.auto.conf").open("a") as conf:
             conf.write(
                 f"primary_conninfo = 'host=127.0.0.1 port={self.primary_port} user={self.user} "
-                f"application_name={STANDBY_NAME}'\n"
+                f"application_name={STANDBY_NAME}'\n"  # the name the primary waits for
+                # the copied configuration would make the promoted server wait for a standby of its own
+                # that does not exist yet: every commit would hang (docs/deploy.md)
+                "synchronous_standby_names = ''\n"
             )
         self._start(self.standby, self.standby_port)
         return self
@@ -82,8 +85,10 @@ class ReplicatedPostgres:
     def standby_url(self, database: str) -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.standby_port}/{database}"
 
-    def kill_primary(self) -> None:
-        self._run("pg_ctl", "-D", str(self.primary), "-m", "immediate", "-w", "stop")
+    def stop_primary(self, mode: str) -> None:
+        """``immediate``: a crash (every backend killed, no checkpoint); ``fast``: a planned stop, which
+        tells each connected client that an administrator ended its connection."""
+        self._run("pg_ctl", "-D", str(self.primary), "-m", mode, "-w", "stop")
 
     def promote_standby(self) -> None:
         self._run("pg_ctl", "-D", str(self.standby), "-w", "promote")
