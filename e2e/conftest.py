@@ -59,6 +59,12 @@ def server(tmp_path_factory, smtp_sink):
     running.stop()
 
 
+@pytest.fixture(scope="session")
+def api_key(server) -> str:
+    """The registration system's key, made once for the run (a name is unique)."""
+    return server.cli("apikey", "create", "e2e-registration-system").strip().splitlines()[-1]
+
+
 @dataclass(frozen=True)
 class Citizen:
     name: str

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 from playwright.sync_api import expect
 
 from e2e.conftest import screenshot
 from e2e.pages import AccountPage, BusinessPage, FilingPage
 from e2e.test_accounts import register
 from e2e.test_face import OBAMA, camera_page
-
-
-@pytest.fixture(scope="session")
-def api_key(server) -> str:
-    return server.cli("apikey", "create", "e2e-registration-system").strip().splitlines()[-1]
 
 
 def file_filing(server, api_key: str, citizen, company: str) -> str:

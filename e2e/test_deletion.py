@@ -20,7 +20,7 @@ from e2e.conftest import new_context, screenshot
 from e2e.pages import AccountPage, BusinessPage, DeleteAccountPage, DeletionPendingPage, LoginPage
 from e2e.test_accessibility import Audit
 from e2e.test_accounts import PASSWORD, register
-from e2e.test_business import api_key, confirm_filing, file_filing  # noqa: F401 - api_key: a fixture
+from e2e.test_business import confirm_filing, file_filing
 from e2e.test_face import OBAMA, camera_page
 from tests.support.server import WEBAPP
 
@@ -62,7 +62,7 @@ def run_due_deletions(server, days: int) -> str:
     return done.stdout
 
 
-def test_delete_the_account(camera_browsers, browser, server, size, photo_citizen, smtp_sink, api_key):  # noqa: F811
+def test_delete_the_account(camera_browsers, browser, server, size, photo_citizen, smtp_sink, api_key):
     citizen = photo_citizen
     reference = file_filing(server, api_key, citizen, f"注销示例{size}有限公司")
     page = camera_page(camera_browsers, server, size, OBAMA)
