@@ -75,6 +75,7 @@ async def test_a_story_is_counted_and_names_no_one(rt, metered):
     await metered.post("/logout", headers={"x-csrftoken": "none"})  # refused by CSRF: a 403, counted
     for _ in range(3):
         assert (await metered.get("/business/filings/F1")).status_code == 303  # signed out: to 登录
+    assert (await metered.get("/no-such-page")).status_code == 404
     text = (await metered.get("/metrics", headers={"authorization": f"Bearer {TOKEN}"})).text
     after = samples(text)
 
@@ -91,6 +92,7 @@ async def test_a_story_is_counted_and_names_no_one(rt, metered):
     filing_page = {"route": "/business/filings/{ref}", "method": "GET", "status": "303"}
     assert grew("shiming_http_requests_total", **filing_page) == 3
     assert grew("shiming_http_request_seconds_count", route="/account", method="GET") == 1
+    assert grew("shiming_http_requests_total", route="unmatched", method="GET", status="404") == 1
     assert (
         value(after, "shiming_database_connections", state="open") >= 1
         or value(after, "shiming_database_connections", state="idle") >= 1
