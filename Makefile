@@ -4,18 +4,28 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: run test test-sqlite test-postgres test-e2e lint clean
+.PHONY: run test test-sqlite test-postgres test-e2e lint lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e .
+# Dependencies come only from the hash-locked files in requirements/ (`make lock` writes them from
+# pyproject.toml); the project itself is installed on top, without resolving anything again.
+$(VENV)/.installed-app: pyproject.toml requirements/app.lock | $(BIN)/python
+	$(BIN)/pip install -q --require-hashes -r requirements/app.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed-app
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: requirements/test.lock $(VENV)/.installed-app
+	$(BIN)/pip install -q --require-hashes -r requirements/test.lock
 	touch $@
+
+UV := uv==0.13.9
+LOCK := $(BIN)/uv pip compile -q --universal --generate-hashes --python-version 3.11
+lock: | $(BIN)/python
+	$(BIN)/pip install -q $(UV)
+	$(LOCK) pyproject.toml requirements/build.in -o requirements/app.lock
+	$(LOCK) pyproject.toml requirements/build.in --extra test -o requirements/test.lock
 
 run: $(VENV)/.installed-app
 	WEBAPP_ENV=dev $(BIN)/webapp migrate

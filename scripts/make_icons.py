@@ -1,4 +1,4 @@
-"""Generate the PWA icons and placeholder manifest screenshots under static/.
+"""Generate the PWA icons and placeholder manifest screenshots under webapp/static/.
 
 Run from anywhere:  .venv/bin/python scripts/make_icons.py
 
@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
-ICONS = ROOT / "static" / "icons"
-SHOTS = ROOT / "static" / "screenshots"
+ICONS = ROOT / "webapp" / "static" / "icons"
+SHOTS = ROOT / "webapp" / "static" / "screenshots"
 
 RED = (0xC8, 0x16, 0x1D)
 WHITE = (0xFF, 0xFF, 0xFF)

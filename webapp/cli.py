@@ -339,6 +339,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"  … and {error.unlisted} more problem(s), {len(error.problems) + error.unlisted} in all",
                 file=sys.stderr,
             )
+    except FileNotFoundError as error:
+        print(f"{error.strerror}: {error.filename}", file=sys.stderr)
     except (sqlite3.OperationalError, OSError, asyncpg.PostgresError) as error:
         print(
             f"database error ({type(error).__name__}): {error}. Is WEBAPP_DATABASE_URL right, and has "

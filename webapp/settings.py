@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from urllib.parse import urlsplit
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-VAR_DIR = PROJECT_ROOT / "var"
+# The dev database and master key live in var/ under the working directory: the checkout for `make run`,
+# the service's own directory (systemd's WorkingDirectory) for an installed copy — never inside the package.
+VAR_DIR = Path.cwd() / "var"
 
 
 class SettingsError(RuntimeError):
@@ -50,7 +51,8 @@ class Settings:
     env: str = field(default="production", metadata={"doc": "`dev` or `production`"})
     database_url: str = secret(
         f"sqlite:///{VAR_DIR / 'webapp.sqlite3'}",
-        "`sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST:PORT/DB` (secret: it may hold a password)",
+        "`sqlite:///PATH` or `postgresql://USER:PASSWORD@HOST:PORT/DB` (secret: it may hold a password); the "
+        "default's var/ is in the working directory",
     )
     secret_key: str = secret(
         "", "master key (≥32 chars); required outside dev, generated into var/ in dev (secret)"
@@ -437,7 +439,7 @@ def settings_table() -> str:
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for item in fields(Settings):
         default = str(item.default).lower() if isinstance(item.default, bool) else str(item.default)
-        default = default.replace(str(PROJECT_ROOT) + "/", "")
+        default = default.replace(str(VAR_DIR), "var")
         rows.append(f"| `WEBAPP_{item.name.upper()}` | `{default}` | {item.metadata.get('doc', '')} |")
     rows += ["", "Not settings, and accepted beside them:", ""]
     rows += [f"- `{name}`: {doc}" for name, doc in NON_SETTING_NAMES.items()]

@@ -7,6 +7,7 @@ disk again; in dev a file is read again when its modification time changes, so e
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import mimetypes
@@ -20,9 +21,8 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 
 from webapp.compression import COMPRESSIBLE, chosen_encoding
-from webapp.settings import PROJECT_ROOT
 
-STATIC_DIR = PROJECT_ROOT / "static"
+STATIC_DIR = Path(__file__).parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
 mimetypes.add_type("application/manifest+json", ".webmanifest")
@@ -91,7 +91,9 @@ class StaticAssets:
     def fingerprint(self, relative: str) -> str:
         asset = self.get(relative)
         if asset is None:
-            raise FileNotFoundError(relative)
+            raise FileNotFoundError(
+                errno.ENOENT, "a static file the pages use is missing", str(self.root / relative)
+            )
         return asset.fingerprint
 
     def url(self, relative: str) -> str:
