@@ -97,9 +97,12 @@ def route_handlers(app) -> list[tuple[str, HTTPRouteHandler]]:
 
 
 def route_modules(app) -> set[str]:
-    """The modules that define the app's handlers, but the factory that assembles them."""
-    modules = {handler.fn.__module__ for _path, handler in route_handlers(app)}
-    modules |= {route.route_handler.fn.__module__ for route in app.routes if hasattr(route, "route_handler")}
+    """The modules that define the app's handlers, but the factory that assembles them. A handler made
+    inside a function (privacy.recheck.fresh_check, for two screens) belongs to the screen that calls it:
+    its module is a shared part, as webapp.web is."""
+    handlers = [handler.fn for _path, handler in route_handlers(app)]
+    handlers += [route.route_handler.fn for route in app.routes if hasattr(route, "route_handler")]
+    modules = {fn.__module__ for fn in handlers if "<locals>" not in fn.__qualname__}
     return {name for name in modules if name.startswith("webapp.") and name != "webapp.app"}
 
 

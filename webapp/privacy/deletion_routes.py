@@ -17,12 +17,11 @@ from webapp.accounts.views import section_nav
 from webapp.business.rules import ROLES
 from webapp.business.service import pending_for
 from webapp.clock import local_time
-from webapp.faceflows.purposes import FacePurpose
-from webapp.i18n import _
+from webapp.i18n import N_
 from webapp.privacy.deletion import cancel_deletion, request_deletion
-from webapp.privacy.recheck import check_password, face_passed, needs_a_face_on_record, passed_check
+from webapp.privacy.recheck import fresh_check, passed_check
 from webapp.runtime import Runtime
-from webapp.web import Form, OriginDep, RuntimeDep, redirect, render
+from webapp.web import OriginDep, RuntimeDep, redirect, render
 
 PAGE = "/account/delete"
 
@@ -33,7 +32,6 @@ async def _page(
     account: AccountRecord,
     errors: dict[str, str] | None = None,
     status_code: int = 200,
-    cookies: list[Any] | None = None,
 ) -> Response[Any]:
     checked = await passed_check(request, rt, account, FlowKind.DELETION) is not None
     return render(
@@ -53,32 +51,6 @@ async def _page(
 @get(PAGE)
 async def deletion_page(request: HTMXRequest, rt: RuntimeDep, account: AccountDep) -> Response[Any]:
     return await _page(request, rt, account)
-
-
-@post(f"{PAGE}/password")
-async def deletion_password(
-    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
-) -> Response[Any]:
-    errors, status, cookie = await check_password(request, rt, account, data, origin, FlowKind.DELETION)
-    if cookie is None:
-        return await _page(request, rt, account, errors, status)
-    return redirect(request, PAGE, cookies=[cookie])
-
-
-@get(f"{PAGE}/face")
-async def deletion_face(request: HTMXRequest, account: AccountDep) -> Response[Any]:
-    if account.level < 4:
-        return redirect(request, PAGE)
-    return render(
-        request,
-        "face_scan.html",
-        purpose="deletion",
-        title=_("注销账号"),
-        back=PAGE,
-        consent_needed=account.face_consent_at is None,
-        next="",
-        intro=_("请本人正对摄像头，按提示完成动作，核验通过后即可申请注销账号。"),
-    )
 
 
 @post(PAGE)
@@ -117,13 +89,14 @@ async def deletion_cancel(
     return redirect(request, "/account")
 
 
-FACE_PURPOSES = [
-    FacePurpose(
-        "deletion", face_passed(FlowKind.DELETION, PAGE), signed_in=True, refusal=needs_a_face_on_record
-    ),
-]
+CHECK = fresh_check(
+    PAGE,
+    FlowKind.DELETION,
+    N_("注销账号"),
+    N_("请本人正对摄像头，按提示完成动作，核验通过后即可申请注销账号。"),
+    _page,
+)
+FACE_PURPOSES = [CHECK.face_purpose]
 ROUTES: list[ControllerRouterHandler] = [
-    signed_in_router(
-        deletion_page, deletion_password, deletion_face, deletion_request, deletion_hold, deletion_cancel
-    ),
+    signed_in_router(deletion_page, *CHECK.routes, deletion_request, deletion_hold, deletion_cancel),
 ]

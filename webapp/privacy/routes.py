@@ -19,11 +19,10 @@ from webapp.accounts.flows import FlowKind
 from webapp.accounts.records import AccountRecord
 from webapp.accounts.views import section_nav
 from webapp.clock import local_time
-from webapp.faceflows.purposes import FacePurpose
-from webapp.i18n import _
+from webapp.i18n import N_, _
 from webapp.privacy import consents
 from webapp.privacy.copy import personal_data
-from webapp.privacy.recheck import check_password, face_passed, needs_a_face_on_record, passed_check
+from webapp.privacy.recheck import fresh_check, passed_check
 from webapp.runtime import Runtime
 from webapp.web import Form, OriginDep, RuntimeDep, came_from, redirect, render, safe_next
 
@@ -64,32 +63,6 @@ async def personal_data_page(request: HTMXRequest, rt: RuntimeDep, account: Acco
 def _local(moment: str) -> str:
     """A moment of the copy (ISO 8601, as the JSON has it) as every screen shows one."""
     return local_time(datetime.fromisoformat(moment))
-
-
-@post(f"{PAGE}/password")
-async def personal_data_password(
-    request: HTMXRequest, data: Form, rt: RuntimeDep, origin: OriginDep, account: AccountDep
-) -> Response[Any]:
-    errors, status, cookie = await check_password(request, rt, account, data, origin, FlowKind.PERSONAL_DATA)
-    if cookie is None:
-        return await _check_page(request, rt, account, errors, status)
-    return redirect(request, PAGE, cookies=[cookie])
-
-
-@get(f"{PAGE}/face")
-async def personal_data_face(request: HTMXRequest, account: AccountDep) -> Response[Any]:
-    if account.level < 4:
-        return redirect(request, PAGE)
-    return render(
-        request,
-        "face_scan.html",
-        purpose="personal_data",
-        title=_("个人信息副本"),
-        back=PAGE,
-        consent_needed=account.face_consent_at is None,
-        next="",
-        intro=_("请本人正对摄像头，按提示完成动作，核验通过后即可查看和下载个人信息副本。"),
-    )
 
 
 @get(f"{PAGE}/copy.json")
@@ -147,20 +120,19 @@ async def privacy_policy(request: HTMXRequest) -> Response[Any]:
     return render(request, "privacy.html", back=came_from(request, "/register"))
 
 
-FACE_PURPOSES = [
-    FacePurpose(
-        "personal_data",
-        face_passed(FlowKind.PERSONAL_DATA, PAGE),
-        signed_in=True,
-        refusal=needs_a_face_on_record,
-    ),
-]
+CHECK = fresh_check(
+    PAGE,
+    FlowKind.PERSONAL_DATA,
+    N_("个人信息副本"),
+    N_("请本人正对摄像头，按提示完成动作，核验通过后即可查看和下载个人信息副本。"),
+    _check_page,
+)
+FACE_PURPOSES = [CHECK.face_purpose]
 ROUTES: list[ControllerRouterHandler] = [
     privacy_policy,
     signed_in_router(
         personal_data_page,
-        personal_data_password,
-        personal_data_face,
+        *CHECK.routes,
         personal_data_download,
         consent_page,
         consent_submit,
