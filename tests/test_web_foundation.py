@@ -171,6 +171,21 @@ def test_production_assets_are_read_once_and_dev_assets_follow_edits(tmp_path):
     assert watched.url("app.css") != before and b"blue" in watched.get("app.css").body
 
 
+def test_a_missing_static_file_is_named_not_taken_for_a_database_error(tmp_path, monkeypatch, capsys):
+    """An install without its static files (the package data left out) stops at start with the path."""
+    from webapp import cli
+
+    assets = StaticAssets(tmp_path, watch=False)
+    with pytest.raises(FileNotFoundError) as raised:
+        assets.url("css/app.css")
+    assert raised.value.filename == str(tmp_path.resolve() / "css" / "app.css")
+    monkeypatch.setattr(cli, "serve", lambda args: assets.url("css/app.css"))
+    assert cli.main(["serve"]) == 2
+    said = capsys.readouterr().err
+    assert f"a static file the pages use is missing: {tmp_path.resolve() / 'css' / 'app.css'}" in said
+    assert "database" not in said
+
+
 async def test_pages_are_compressed_as_the_client_accepts(client):
     plain = await client.get("/register", headers={"accept-encoding": "identity"})
     assert "content-encoding" not in plain.headers
