@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import base64
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
-from tests.support.head import Camera, Head, live_pose
+from tests.support.head import Camera, Head, Pose, live_pose
 from tests.support.performers import ROOM
 
 WHITE = (255, 255, 255)
 WIDTH, HEIGHT = 480, 360
+BLINK_ENDS = 0.5  # s after the instruction, live_pose's blink is over
 _seeds = itertools.count(1)
 
 # Runs before any page script: the page gets the canvas's stream instead of a camera. Every 70 ms it
@@ -62,6 +64,7 @@ class InjectedCamera:
         self.head = Head(photo, flat=flat)
         self.camera = Camera(seed=next(_seeds))
         self.steps: list[tuple[float, str]] = []
+        self.shut_shown = 0
 
     def install(self, context) -> None:
         context.expose_function("__shimingCamera", self.frame)
@@ -74,9 +77,24 @@ class InjectedCamera:
         if not step:  # between scans the person faces the camera from afar
             self.steps = []
         pose = live_pose(t, self.steps) if self.steps else live_pose(t, "center")
+        pose = self._seen_blink(pose, t)
         colour = _parse(light) or WHITE
         image = self.head.render(pose, size=(WIDTH, HEIGHT), screen=colour, ambient=ROOM)
         return base64.b64encode(self.camera.capture(image)).decode()
+
+    def _seen_blink(self, pose: Pose, t: float) -> Pose:
+        """A blink drawn on the wall clock lasts 200 ms: on a busy machine the canvas may be redrawn less
+        often than that and skip it, where a camera would have seen a person's. So a blink that no picture
+        showed is drawn on the next one, late (one picture: held longer than the check's 400 ms, a shut
+        eye would be no blink)."""
+        if not self.steps or self.steps[-1][1] != "blink":
+            self.shut_shown = 0
+            return pose
+        if t - self.steps[-1][0] >= BLINK_ENDS and self.shut_shown == 0:
+            pose = replace(pose, blink=1.0)
+        if pose.blink >= 0.5:
+            self.shut_shown += 1
+        return pose
 
 
 def _parse(colour: str) -> tuple[int, int, int] | None:
