@@ -226,7 +226,7 @@ async def test_a_system_is_named_like_a_key(rt, system):
 
 async def test_keys_made_before_systems_existed_serve_the_system_of_their_name(rt, client):
     """Migration m0005: each existing key keeps seeing exactly the filings it made."""
-    from migrations.m0005_api_key_system_backfill import forwards
+    from webapp.migrations.m0005_api_key_system_backfill import forwards
 
     _info, first = await create_api_key(rt, "gsxt-beijing", CLI)
     _info, second = await create_api_key(rt, "gsxt-shanghai", CLI)
