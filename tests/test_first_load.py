@@ -3,7 +3,7 @@
 Counted: the page; every stylesheet, script, icon and manifest it references; what the manifest references
 that a browser fetches on a first visit (its icons: Chromium's installability check fetches the one it uses);
 and what the service worker its registration script installs adds: /sw.js and the shell entries that are not
-fingerprinted (the fingerprinted ones come from the HTTP cache the page just filled; see static/sw.js).
+fingerprinted (the fingerprinted ones come from the HTTP cache the page just filled; see webapp/static/sw.js).
 Not counted: the manifest's screenshots, which Chromium fetches only when it shows its install dialog.
 Bodies as transferred (compressed where the server compresses); headers are printed apart."""
 

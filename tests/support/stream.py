@@ -3,7 +3,7 @@
 :class:`AsgiWebSocket` speaks ASGI's WebSocket messages straight to the app in the test's own event
 loop (httpx's ASGI transport has no WebSockets), so a test shares the app's database and clock.
 
-:func:`run_scan` does what ``static/js/face.js`` does — ``POST /face/scan/start``, the stream, then
+:func:`run_scan` does what ``webapp/static/js/face.js`` does — ``POST /face/scan/start``, the stream, then
 ``POST /face/scan/finish`` — with a :class:`Performer` in front of the "camera": something that,
 given what is on screen at a moment (the current instruction and colour, as the page shows them),
 returns the JPEG the camera would capture then. A live person is the 3-D head of
