@@ -37,6 +37,22 @@ def pytest_report_header(config):
     return f"database engine under test: {ENGINE}"
 
 
+def pytest_collection_modifyitems(config, items):
+    """The PostgreSQL pass runs the tests that can reach PostgreSQL: those that ask for the ``postgres``
+    fixture (directly, or through ``database``, ``settings``, ``app``, ``client``…) and those marked
+    ``postgres_pass`` (they start clusters of their own). Any other test runs the same code in both passes,
+    so it runs once, in the SQLite pass; the PostgreSQL pass reports it as deselected."""
+    if ENGINE != "postgres":
+        return
+    kept, dropped = [], []
+    for item in items:
+        reaches = "postgres" in getattr(item, "fixturenames", ()) or item.get_closest_marker("postgres_pass")
+        (kept if reaches else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def pytest_unconfigure(config):
     """Every test closes the connections it opened (the ``database`` fixture, or the app at shutdown): a
     writer thread still alive here is a leak. Name it and end the run as failed."""

@@ -101,6 +101,7 @@ def replicated():
     cluster.stop()
 
 
+@pytest.mark.postgres_pass
 @pytest.mark.skipif(ENGINE != "postgres", reason="PostgreSQL replication: the PostgreSQL pass runs it")
 async def test_the_standby_takes_over_and_nothing_acknowledged_is_lost(replicated, smtp_sink, tmp_path):
     admin = await asyncpg.connect(replicated.primary_url("postgres"))

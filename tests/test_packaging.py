@@ -21,7 +21,7 @@ from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from tests.conftest import ENGINE, TEST_KEY
+from tests.conftest import TEST_KEY
 from tests.support.pgcluster import free_port
 from tests.support.server import stop_process
 
@@ -140,8 +140,6 @@ def clean_environment(**settings: str) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with the dependencies from the app lock, then `pip install .` of a source tree."""
-    if ENGINE != "sqlite":
-        pytest.skip("the install does not depend on the engine: it runs once, in the SQLite pass")
     base = tmp_path_factory.mktemp("install")
     source = base / "source"
     for name in project_files():
