@@ -26,6 +26,10 @@ LIGHT_REFUSAL = "未能确认为本人实时操作"
 # The registry holds obama-1.jpg, a level-4 template came from obama-3.jpg; the attacker has obama-2.jpg.
 REGISTRY, TEMPLATE = "obama-1.jpg", "obama-3.jpg"
 OTHER_COLOURS = draw_plan(random.Random(5)).colours  # a sequence drawn before the scan: not the server's
+# The server's plan for that case, fixed: against a random plan such a stream passes the light check
+# about once in 200 (bench/light_guess.py, SECURITY.md), and CI is not a lottery. One fixed pair shows the
+# whole path refusing; the rate is the bench's to measure.
+SERVER_PLAN = 6
 
 
 @pytest.fixture
@@ -125,14 +129,21 @@ async def test_warped_photo_cannot_confirm_a_filing(rt, app, client, faces, warp
     ("attack", "options"),
     [
         pytest.param(lambda: prerecorded(still("obama-2.jpg")), {}, id="still-photo"),
-        pytest.param(lambda: LivePerson("obama-2.jpg", colours=OTHER_COLOURS), {}, id="other-colours"),
+        pytest.param(lambda: LivePerson("obama-2.jpg", colours=OTHER_COLOURS), {"plan": SERVER_PLAN},
+                     id="other-colours"),
         pytest.param(lambda: LivePerson("obama-2.jpg", delay=0.36), {}, id="colours-300ms-late"),
         pytest.param(lambda: LivePerson("obama-2.jpg", light="tint"), {}, id="uniform-tint"),
         pytest.param(lambda: LivePerson("obama-2.jpg", flat=True), {}, id="flat-print-brought-closer"),
         pytest.param(lambda: LivePerson("obama-2.jpg"), {"pace": 3.0}, id="faster-than-real-time"),
     ],
 )  # fmt: skip
-async def test_streams_that_are_not_a_live_face_are_refused(rt, app, client, faces, attack, options):
+async def test_streams_that_are_not_a_live_face_are_refused(
+    rt, app, client, faces, attack, options, monkeypatch
+):
+    options = dict(options)
+    if "plan" in options:
+        seed = options.pop("plan")
+        monkeypatch.setattr("webapp.faceflows.stream.draw_plan", lambda: draw_plan(random.Random(seed)))
     account_id, *_rest, token = await level3_with_photo(rt, client, faces, REGISTRY)
     run = await run_scan(app, client, token, "upgrade", attack(), **options)
     assert run.result is not None and run.result["ok"] is False, run.result

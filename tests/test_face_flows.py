@@ -84,6 +84,23 @@ async def test_five_started_scans_block_face_checks_for_fifteen_minutes(rt, app,
     assert (await face(app, client, token, "upgrade", person()))["ok"] is True
 
 
+async def test_twenty_started_scans_block_face_checks_until_midnight(rt, app, client, faces, clock):
+    """Five every quarter of an hour would be 480 a day: the day's ceiling is 20 (Shanghai's day)."""
+    clock.set_shanghai(2026, 3, 2, 22, 50)
+    _account_id, *_rest, token = await level3_with_photo(rt, client, faces)
+    clock.set_shanghai(2026, 3, 2, 22, 55)
+    for _quarter in range(4):
+        for _ in range(5):
+            assert (await start_scan(client, token, "upgrade"))["ok"] is True
+        clock.advance(minutes=15)
+    blocked = await start_scan(client, token, "upgrade")
+    assert blocked["ok"] is False and blocked["message"] == "人脸核验次数过多，请于2026-03-03 00:00后再试"
+    clock.set_shanghai(2026, 3, 2, 23, 59)
+    assert (await start_scan(client, token, "upgrade"))["ok"] is False
+    clock.set_shanghai(2026, 3, 3, 0, 0, 1)
+    assert (await face(app, client, token, "upgrade", person()))["ok"] is True
+
+
 async def test_face_login_uses_the_accounts_own_template(rt, app, client, faces, smtp_sink):
     account_id, record, phone, token = await level3_with_photo(rt, client, faces)
     await make_level_4(rt, account_id, faces)

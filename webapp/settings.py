@@ -200,6 +200,12 @@ class Settings:
         metadata={"doc": "face scans per account (or unknown identifier) per window; a pass is given back"},
     )
     face_window_minutes: int = field(default=15, metadata={"doc": "window of the face scan limit"})
+    face_max_failures_per_day: int = field(
+        default=20,
+        metadata={
+            "doc": "face scans per account (or unknown identifier) per Shanghai day; a pass is given back"
+        },
+    )
     face_per_ip_hour: int = field(default=60, metadata={"doc": "face scans per client IP per hour"})
     face_per_ip_2min: int = field(default=6, metadata={"doc": "face scans per client IP in any 2 minutes"})
     lookup_per_ip_hour: int = field(

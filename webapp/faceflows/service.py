@@ -16,6 +16,7 @@ from webapp import audit, limits
 from webapp.accounts.flows import ActiveFlow, FlowKind, State
 from webapp.accounts.records import AccountRecord
 from webapp.accounts.tables import Flow
+from webapp.clock import SHANGHAI
 from webapp.face.check import FaceCheck
 from webapp.face.pipeline import distance
 from webapp.i18n import N_
@@ -48,12 +49,17 @@ def identifier_key(rt: Runtime, identifier: str) -> str:
 
 
 def attempt_limits(rt: Runtime, subject: str, ip: str) -> list[limits.Limit]:
-    """5 scans per subject per 15 minutes, 60 per address per hour, 6 started in any 2 minutes per address."""
+    """5 scans per subject per 15 minutes and 20 per Shanghai day, 60 per address per hour, 6 started in
+    any 2 minutes per address. The day's ceiling bounds what a pre-recorded stream that guesses the
+    secret plan can try (SECURITY.md: one lit by other colours passes the light about once in 230)."""
     s = rt.settings
     return [
         limits.Limit(
             rt.limit_key("face-attempt", subject),
-            (limits.Rolling(s.face_window_minutes * 60, s.face_max_failures),),
+            (
+                limits.Rolling(s.face_window_minutes * 60, s.face_max_failures),
+                limits.CalendarDay(SHANGHAI, s.face_max_failures_per_day),
+            ),
         ),
         limits.Limit(rt.limit_key("face-ip", ip), (limits.Rolling(3600, s.face_per_ip_hour),)),
         limits.Limit(rt.limit_key("face-burst", ip), (limits.Rolling(120, s.face_per_ip_2min),)),
